@@ -1,0 +1,90 @@
+"""Checksums the lake verifies, chosen by what the running botocore can compute.
+
+CRC64NVME (full object) is S3's default and ~7x cheaper than SHA-256, but botocore needs
+awscrt for it, and the Lambda runtime ships boto3 without awscrt; there we fall back to CRC32,
+which zlib computes and S3 also supports as a full-object checksum.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+try:
+    from awscrt import checksums as _crt_checksums
+except ImportError:  # pragma: no cover - exercised only where awscrt is absent (Lambda)
+    _crt_checksums = None
+
+READ_CHUNK = 8 * 1024 * 1024
+
+
+def default_algorithm() -> str:
+    return "CRC64NVME" if _crt_checksums is not None else "CRC32"
+
+
+def _crc64nvme(data: bytes, previous: int) -> int:
+    assert _crt_checksums is not None
+    return int(_crt_checksums.crc64nvme(data, previous))
+
+
+def _crc32(data: bytes, previous: int) -> int:
+    return zlib.crc32(data, previous)
+
+
+_UPDATERS: dict[str, Callable[[bytes, int], int]] = {"CRC64NVME": _crc64nvme, "CRC32": _crc32}
+_WIDTH = {"CRC64NVME": 8, "CRC32": 4}
+
+
+def supported(algorithm: str) -> bool:
+    return algorithm in _UPDATERS and (algorithm != "CRC64NVME" or _crt_checksums is not None)
+
+
+class Crc:
+    """A running CRC, encoded the way S3 returns it (big-endian, base64)."""
+
+    def __init__(self, algorithm: str) -> None:
+        if not supported(algorithm):
+            raise ValueError(f"checksum {algorithm} is not available here")
+        self.algorithm = algorithm
+        self._update = _UPDATERS[algorithm]
+        self._value = 0
+
+    def update(self, data: bytes) -> None:
+        self._value = self._update(data, self._value)
+
+    def b64(self) -> str:
+        return encode(self.algorithm, self._value)
+
+
+def encode(algorithm: str, value: int) -> str:
+    return base64.b64encode(value.to_bytes(_WIDTH[algorithm], "big")).decode("ascii")
+
+
+def of_bytes(algorithm: str, data: bytes) -> str:
+    crc = Crc(algorithm)
+    crc.update(data)
+    return crc.b64()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_digests(
+    path: Path, algorithm: str, tap: Callable[[bytes], None] | None = None
+) -> tuple[str, str, int]:
+    """SHA-256 hex, CRC (base64) and size of a file, in one streaming read shared with `tap`."""
+    sha = hashlib.sha256()
+    crc = Crc(algorithm)
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_CHUNK):
+            sha.update(chunk)
+            crc.update(chunk)
+            size += len(chunk)
+            if tap:
+                tap(chunk)
+    return sha.hexdigest(), crc.b64(), size

@@ -1,0 +1,217 @@
+"""The `cinelake` command line: parse, call the core, turn errors into one line and an exit code.
+
+No ingestion logic lives here. Exit codes: 0 all landed or unchanged, 1 something failed during
+the run, 2 usage, configuration or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from cinelake import __version__
+from cinelake.errors import CinelakeError, InputError
+from cinelake.logs import SecretFilter, configure_logging
+from cinelake.settings import Settings, load_settings
+
+log = logging.getLogger("cinelake.cli")
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def today_utc() -> date:
+    """Partitions are UTC dates everywhere: a laptop, a container and Lambda agree."""
+    return datetime.now(UTC).date()
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument(
+        "--env-file", type=Path, help="read settings from this .env file (default: ./.env)"
+    )
+    group.add_argument(
+        "--lake",
+        help="s3://BUCKET[/PREFIX] or a local folder (default: NOME_DO_BUCKET_S3, else ./lake)",
+    )
+    group.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail (-vv for debug)"
+    )
+    group.add_argument("-q", "--quiet", action="store_true", help="only errors and the result")
+    group.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text for people, json (one object per line) for machines; json is the Lambda default",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cinelake",
+        description="Land movies & series data in the raw zone of a data lake, exactly as received.",
+    )
+    parser.add_argument("--version", action="version", version=f"cinelake {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_options()
+    _add_ingest_csv(commands, common)
+    for module in _COMMAND_MODULES:
+        module(commands, common)
+    return parser
+
+
+def _add_ingest_csv(commands: Any, common: argparse.ArgumentParser) -> None:
+    cmd = commands.add_parser(
+        "ingest-csv",
+        parents=[common],
+        help="land local CSV files byte for byte under Raw/Local/CSV/<Dataset>/YYYY/MM/DD/",
+        description="Land local CSV files byte for byte, verified, never overwriting.",
+    )
+    cmd.add_argument(
+        "--movies", type=Path, help="movies CSV (default: CAMINHO_DO_ARQUIVO_LOCAL_MOVIES)"
+    )
+    cmd.add_argument(
+        "--series", type=Path, help="series CSV (default: CAMINHO_DO_ARQUIVO_LOCAL_SERIES)"
+    )
+    cmd.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="DATASET=PATH",
+        help="land PATH as DATASET (Movies or Series); repeatable",
+    )
+    cmd.add_argument(
+        "--date", type=parse_date, help="partition date YYYY-MM-DD (default: today, UTC)"
+    )
+    cmd.add_argument(
+        "--dry-run", action="store_true", help="check inputs and report, without writing"
+    )
+    cmd.add_argument(
+        "--strict", action="store_true", help="refuse files with anomalies instead of reporting"
+    )
+    cmd.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a different landed file, only where previous versions are kept",
+    )
+    cmd.add_argument("--json", action="store_true", help="print the run manifest as JSON")
+    cmd.set_defaults(func=run_ingest_csv)
+
+
+def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
+    from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
+    from cinelake.progress import terminal_progress
+    from cinelake.store import open_store
+
+    sources: list[CsvSource] = []
+    for item in args.file:
+        dataset, sep, path = item.partition("=")
+        if not sep or not path:
+            raise InputError(f"--file {item!r}: use DATASET=PATH, e.g. --file Movies=movies.csv")
+        sources.append(CsvSource(_dataset_name(dataset), Path(path)))
+    explicit = bool(args.movies or args.series or args.file)
+    movies = args.movies or (None if explicit else settings.movies_path)
+    series = args.series or (None if explicit else settings.series_path)
+    if movies:
+        sources.insert(0, CsvSource("Movies", movies))
+    if series:
+        sources.append(CsvSource("Series", series))
+    store = open_store(settings)
+    bars = None if args.quiet else terminal_progress()
+    manifest = ingest_csv(
+        CsvIngestRequest(
+            sources=tuple(sources),
+            run_date=args.date or today_utc(),
+            dry_run=args.dry_run,
+            strict=args.strict,
+            overwrite=args.overwrite,
+        ),
+        store,
+        progress=bars,
+    )
+    if args.json:
+        _print_json(manifest.to_dict())
+    counts = ", ".join(f"{n} {state}" for state, n in manifest.counts.items())
+    for obj in manifest.objects:
+        if obj.error:
+            print(f"cinelake: {obj.state}: {obj.error}", file=sys.stderr)
+        anomalies = obj.details.get("observed", {}).get("anomalies")
+        if anomalies and obj.state in {"written", "unchanged"} and not args.quiet:
+            print(f"cinelake: {obj.key}: landed as is, with {'; '.join(anomalies)}", file=sys.stderr)
+    where = "not written (dry run)" if args.dry_run else manifest.key
+    _summary(args, f"ingest-csv {manifest.status}: {counts}; manifest {where} in {store.url}")
+    return 0 if manifest.status == "succeeded" else 1
+
+
+def _dataset_name(name: str) -> str:
+    for known in ("Movies", "Series"):
+        if name.strip().lower() == known.lower():
+            return known
+    raise InputError(f"--file {name}=…: unknown dataset {name!r}; use Movies or Series")
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def _summary(args: argparse.Namespace, line: str) -> None:
+    """The final human line; on stderr when stdout carries JSON, so pipes stay parseable."""
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    print(f"cinelake: {line}", file=stream)
+
+
+def _register_optional_commands() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
+    return []
+
+
+_COMMAND_MODULES: list[Callable[[Any, argparse.ArgumentParser], None]] = []
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    if not _COMMAND_MODULES:
+        _COMMAND_MODULES.extend(_register_optional_commands())
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    env = dict(os.environ if environ is None else environ)
+    verbosity = -1 if args.quiet else min(args.verbose, 2)
+    scrubber = configure_logging(
+        verbosity=verbosity, json_format=(args.log_format or env.get("CINELAKE_LOG_FORMAT")) == "json"
+    )
+    try:
+        settings = load_settings(
+            environ=env,
+            env_file=args.env_file,
+            overrides={
+                "lake": args.lake,
+                "log_format": args.log_format,
+            },
+        )
+        scrubber.set_secrets(settings.secrets())
+        func: Command = args.func
+        return func(args, settings)
+    except CinelakeError as exc:
+        return _fail(args, scrubber, str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail(args, scrubber, "interrupted; what landed stays landed, re-run to resume", 130)
+
+
+def _fail(args: argparse.Namespace, scrubber: SecretFilter, message: str, code: int) -> int:
+    if args.verbose:
+        log.exception("failed")
+    print(f"cinelake: error: {scrubber.scrub(message)}", file=sys.stderr)
+    return code

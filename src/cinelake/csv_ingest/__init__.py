@@ -1,0 +1,1 @@
+"""Stage 1A: land local CSV files in the raw zone byte for byte."""

@@ -1,0 +1,164 @@
+"""Observe a CSV without changing a byte: the raw zone reports anomalies, it never fixes them.
+
+The profiler is fed the same chunks that are uploaded, so it costs no extra read. The common
+case (every line has the header's number of delimiters, valid UTF-8) is checked with a few
+C-speed passes per chunk; only a chunk that fails them is walked line by line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BOM = b"\xef\xbb\xbf"
+DELIMITER = b"|"
+MAX_EXAMPLES = 10
+_KEEP_DELIMITER_AND_NEWLINE = bytes(b for b in range(256) if b not in (0x7C, 0x0A))
+
+
+@dataclass
+class CsvProfile:
+    """What was seen in one file; `anomalies` lists what `--strict` refuses."""
+
+    header: list[str] | None = None
+    header_fields: int = 0
+    rows: int = 0
+    bad_field_count_rows: int = 0
+    bad_field_count_lines: list[int] = field(default_factory=list)
+    invalid_utf8_lines: int = 0
+    invalid_utf8_line_numbers: list[int] = field(default_factory=list)
+    crlf_lines: int = 0
+    lf_lines: int = 0
+    bom: bool = False
+    final_newline: bool = True
+    bytes: int = 0
+
+    @property
+    def line_endings(self) -> str:
+        if self.crlf_lines and self.lf_lines:
+            return "mixed"
+        return "CRLF" if self.crlf_lines else "LF"
+
+    def anomalies(self) -> list[str]:
+        found = []
+        if self.bad_field_count_rows:
+            found.append(
+                f"{self.bad_field_count_rows} rows whose field count differs from the header "
+                f"(first lines {self.bad_field_count_lines})"
+            )
+        if self.invalid_utf8_lines:
+            found.append(
+                f"{self.invalid_utf8_lines} lines that are not valid UTF-8 "
+                f"(first lines {self.invalid_utf8_line_numbers})"
+            )
+        if self.bom:
+            found.append("a UTF-8 byte order mark")
+        if self.line_endings != "LF":
+            found.append(f"{self.line_endings} line endings")
+        if not self.final_newline:
+            found.append("no newline after the last line")
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "header": self.header,
+            "rows": self.rows,
+            "rows_with_wrong_field_count": self.bad_field_count_rows,
+            "rows_with_wrong_field_count_first_lines": self.bad_field_count_lines,
+            "invalid_utf8_lines": self.invalid_utf8_lines,
+            "invalid_utf8_first_lines": self.invalid_utf8_line_numbers,
+            "line_endings": self.line_endings,
+            "bom": self.bom,
+            "final_newline": self.final_newline,
+            "anomalies": self.anomalies(),
+        }
+
+
+class CsvProfiler:
+    """Feed chunks in order with `feed`, then call `finish` once."""
+
+    def __init__(self) -> None:
+        self.profile = CsvProfile()
+        self._carry = b""
+        self._line_no = 0
+        self._started = False
+        self._expected_line = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self.profile.bytes += len(chunk)
+        if not self._started and chunk:
+            self._started = True
+            self.profile.bom = chunk.startswith(BOM)
+        data = self._carry + chunk if self._carry else chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._carry = data
+            return
+        self._carry = data[cut + 1 :]
+        self._lines(data[: cut + 1])
+
+    def finish(self) -> CsvProfile:
+        if self._carry:
+            self.profile.final_newline = False
+            self._lines(self._carry + b"\n", synthetic_newline=True)
+            self._carry = b""
+        return self.profile
+
+    def _lines(self, block: bytes, *, synthetic_newline: bool = False) -> None:
+        """Account for complete lines; `block` ends with a newline."""
+        if self.profile.header is None:
+            first_end = block.index(b"\n") + 1
+            self._header(block[:first_end], counted=not synthetic_newline)
+            block = block[first_end:]
+            if not block:
+                return
+        count = block.count(b"\n")
+        if not synthetic_newline:
+            crlf = block.count(b"\r\n")
+            self.profile.crlf_lines += crlf
+            self.profile.lf_lines += count - crlf
+        self.profile.rows += count
+        start_line = self._line_no + 1
+        self._line_no += count
+        fields_ok = (
+            block.translate(None, _KEEP_DELIMITER_AND_NEWLINE) == self._expected_line * count
+        )
+        try:
+            block.decode("utf-8")
+            utf8_ok = True
+        except UnicodeDecodeError:
+            utf8_ok = False
+        if fields_ok and utf8_ok:
+            return
+        self._walk(block, start_line, check_fields=not fields_ok, check_utf8=not utf8_ok)
+
+    def _walk(self, block: bytes, start_line: int, *, check_fields: bool, check_utf8: bool) -> None:
+        profile = self.profile
+        expected = profile.header_fields - 1
+        for offset, line in enumerate(block.split(b"\n")[:-1]):
+            number = start_line + offset
+            if check_fields and line.count(DELIMITER) != expected:
+                profile.bad_field_count_rows += 1
+                if len(profile.bad_field_count_lines) < MAX_EXAMPLES:
+                    profile.bad_field_count_lines.append(number)
+            if check_utf8:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    profile.invalid_utf8_lines += 1
+                    if len(profile.invalid_utf8_line_numbers) < MAX_EXAMPLES:
+                        profile.invalid_utf8_line_numbers.append(number)
+
+    def _header(self, line: bytes, *, counted: bool) -> None:
+        self._line_no = 1
+        if counted and line.endswith(b"\r\n"):
+            self.profile.crlf_lines += 1
+        elif counted:
+            self.profile.lf_lines += 1
+        raw = line.rstrip(b"\n").rstrip(b"\r")
+        if raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        text = raw.decode("utf-8", errors="replace")
+        self.profile.header = text.split("|")
+        self.profile.header_fields = len(self.profile.header)
+        self._expected_line = DELIMITER * (self.profile.header_fields - 1) + b"\n"

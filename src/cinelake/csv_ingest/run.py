@@ -1,0 +1,190 @@
+"""Land local CSV files under `Raw/Local/CSV/<Dataset>/YYYY/MM/DD/`, then write the manifest.
+
+Inputs are all checked before the first byte is written, so bad input never leaves a
+half-landed run behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
+
+from cinelake import checksums, layout
+from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler
+from cinelake.errors import InputError, ObjectConflict, StoreError
+from cinelake.manifest import ManifestObject, RunManifest, new_run_id, status_from_states
+from cinelake.store.base import META_RUN_ID, META_SOURCE, ProgressCallback, Store
+
+log = logging.getLogger(__name__)
+
+ProgressFactory = Callable[[str, int], ProgressCallback]
+"""Given a label and a byte total, returns the callback that advances that file's bar."""
+
+
+@dataclass(frozen=True)
+class CsvSource:
+    dataset: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class CsvIngestRequest:
+    sources: tuple[CsvSource, ...]
+    run_date: date
+    dry_run: bool = False
+    strict: bool = False
+    overwrite: bool = False
+
+
+def check_sources(sources: tuple[CsvSource, ...]) -> None:
+    """Refuse the whole run on the first unusable input, before anything is written."""
+    if not sources:
+        raise InputError(
+            "no CSV file to land: pass --movies PATH / --series PATH, or set "
+            "CAMINHO_DO_ARQUIVO_LOCAL_MOVIES / CAMINHO_DO_ARQUIVO_LOCAL_SERIES"
+        )
+    seen: dict[str, Path] = {}
+    for source in sources:
+        label = f"{source.dataset}={source.path}"
+        if source.dataset not in layout.CSV_DATASETS:
+            raise InputError(
+                f"--file {label}: unknown dataset {source.dataset!r}; use one of "
+                f"{', '.join(layout.CSV_DATASETS)}"
+            )
+        path = source.path
+        if not path.exists():
+            raise InputError(f"{label}: no such file; check the path")
+        if path.is_dir():
+            raise InputError(f"{label}: is a directory; pass the CSV file itself")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{label}: not readable; fix its permissions")
+        try:
+            with path.open("rb") as handle:
+                empty = handle.read(1) == b""
+        except OSError as exc:
+            raise InputError(f"{label}: cannot be read ({exc.strerror})") from None
+        if empty:
+            raise InputError(f"{label}: the file is empty; nothing to land")
+        try:
+            layout.check_file_name(path.name)
+        except ValueError:
+            raise InputError(
+                f"{label}: the file name cannot be used in an S3 key; rename it"
+            ) from None
+        slot = f"{source.dataset}/{path.name}"
+        if slot in seen:
+            raise InputError(
+                f"{label}: lands on the same key as {seen[slot]}; pass each file once"
+            )
+        seen[slot] = path
+
+
+def ingest_csv(
+    request: CsvIngestRequest,
+    store: Store,
+    *,
+    run_id: str | None = None,
+    progress: ProgressFactory | None = None,
+) -> RunManifest:
+    check_sources(request.sources)
+    run_id = run_id or new_run_id()
+    manifest = RunManifest(
+        run_id=run_id,
+        command="ingest-csv",
+        partition_date=request.run_date,
+        lake=store.url,
+        options={
+            "dry_run": request.dry_run,
+            "strict": request.strict,
+            "overwrite": request.overwrite,
+        },
+    )
+    for source in request.sources:
+        entry = _land_one(source, request, store, run_id, progress)
+        manifest.objects.append(entry)
+        log.info(
+            "%s %s (%s B)",
+            entry.state,
+            entry.key,
+            entry.bytes,
+            extra={"event": f"csv.{entry.state}", "key": entry.key, "run_id": run_id},
+        )
+    states = [o.state for o in manifest.objects]
+    manifest.counts = {s: states.count(s) for s in ("written", "unchanged", "conflict", "failed")}
+    manifest.finish(status_from_states(states))
+    if not request.dry_run:
+        manifest.write(store)
+    return manifest
+
+
+def _land_one(
+    source: CsvSource,
+    request: CsvIngestRequest,
+    store: Store,
+    run_id: str,
+    progress: ProgressFactory | None,
+) -> ManifestObject:
+    key = layout.csv_key(source.dataset, request.run_date, source.path.name)
+    entry = ManifestObject(
+        key=key,
+        source=str(source.path),
+        bytes=source.path.stat().st_size,
+        sha256=None,
+        records=None,
+        state="failed",
+        structure=source.dataset,
+    )
+    if request.strict or request.dry_run:
+        profile = _profile_file(source.path)
+        entry.records = profile.rows
+        entry.details["observed"] = profile.to_dict()
+        if request.strict and profile.anomalies():
+            entry.error = f"refused by --strict: {'; '.join(profile.anomalies())}"
+            return entry
+        if request.dry_run:
+            existing = store.head(key)
+            entry.state = "written" if existing is None else "unchanged"
+            entry.details["dry_run"] = (
+                "would write" if existing is None else "key exists: would compare and skip"
+            )
+            return entry
+    profiler = CsvProfiler()
+    metadata = {META_RUN_ID: run_id, META_SOURCE: quote(source.path.name)}
+    bar = progress(key, entry.bytes or 0) if progress else None
+    try:
+        landed = store.put_file(
+            key, source.path, metadata, overwrite=request.overwrite, progress=bar, tap=profiler.feed
+        )
+    except ObjectConflict as exc:
+        entry.state = "conflict"
+        entry.error = str(exc)
+        return entry
+    except StoreError as exc:
+        entry.error = str(exc)
+        return entry
+    profile = profiler.finish()
+    entry.state = landed.state
+    entry.bytes = landed.size
+    entry.sha256 = landed.sha256
+    entry.records = profile.rows
+    entry.checksum_algorithm = landed.checksum_algorithm
+    entry.checksum = landed.checksum
+    entry.verified_by = landed.verified_by
+    entry.details["observed"] = profile.to_dict()
+    if landed.version_id:
+        entry.details["version_id"] = landed.version_id
+    return entry
+
+
+def _profile_file(path: Path) -> CsvProfile:
+    """A separate read, paid only when the profile must be known before landing."""
+    profiler = CsvProfiler()
+    with path.open("rb") as handle:
+        while chunk := handle.read(checksums.READ_CHUNK):
+            profiler.feed(chunk)
+    return profiler.finish()

@@ -1,0 +1,71 @@
+"""One small error hierarchy, so the shells map every failure to one line and one exit code.
+
+`UsageError` (exit 2) is anything the user must fix before a run can start: configuration,
+bad input, credentials, an unreachable endpoint. `RunError` (exit 1) is a failure during work
+that was correctly requested. Messages name the input and the fix and never carry secrets.
+"""
+
+from __future__ import annotations
+
+
+class CinelakeError(Exception):
+    """Root of every error cinelake raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(CinelakeError):
+    """The request cannot start: the user must change an input, a setting or an environment."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A setting is missing, malformed or contradicts another one."""
+
+
+class InputError(UsageError):
+    """A file or argument given to a command cannot be used as it is."""
+
+
+class RunError(CinelakeError):
+    """A correctly requested run failed part-way; what landed stays landed."""
+
+
+class StoreError(CinelakeError):
+    """The lake refused or failed an operation."""
+
+
+class ObjectExists(StoreError):
+    """A conditional write found the key already taken (If-None-Match / O_EXCL)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key} already exists in the lake")
+        self.key = key
+
+
+class ObjectConflict(StoreError):
+    """A different content is already landed under the key; raw data is never overwritten."""
+
+    def __init__(self, key: str, detail: str) -> None:
+        super().__init__(detail)
+        self.key = key
+
+
+class ChecksumMismatch(StoreError):
+    """What the lake holds is not what was sent."""
+
+    def __init__(self, key: str, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"{key}: {algorithm} checksum stored by the lake ({actual}) differs from the one "
+            f"computed locally ({expected}); nothing was deleted, re-run to retry"
+        )
+        self.key = key
+
+
+class LakeUnavailable(UsageError):
+    """The lake itself (bucket, endpoint, credentials, directory) cannot be used."""
+
+
+class TmdbAuthError(UsageError):
+    """TMDB refused the credential (401 / status_code 7): stop at once, never hammer."""

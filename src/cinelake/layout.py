@@ -1,0 +1,84 @@
+"""The raw zone's key layout, in one pure module, so every writer and reader agrees on it.
+
+S3 keys always use `/` and zero-padded dates; never `os.path.join`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+RAW = "Raw"
+MANIFESTS = f"{RAW}/_manifests"
+STATE = f"{RAW}/_state"
+CSV_DATASETS = ("Movies", "Series")
+TMDB_STRUCTURES = ("Movies", "Series", "Find", "Discover", "Changes", "Errors")
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def date_path(day: date) -> str:
+    return f"{day.year:04d}/{day.month:02d}/{day.day:02d}"
+
+
+def csv_key(dataset: str, day: date, file_name: str) -> str:
+    """`Raw/Local/CSV/<Dataset>/YYYY/MM/DD/<file>`."""
+    if dataset not in CSV_DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}")
+    check_file_name(file_name)
+    return f"{RAW}/Local/CSV/{dataset}/{date_path(day)}/{file_name}"
+
+
+def csv_prefix(dataset: str, day: date) -> str:
+    return f"{RAW}/Local/CSV/{dataset}/{date_path(day)}/"
+
+
+def tmdb_key(structure: str, day: date, name: str) -> str:
+    """`Raw/TMDB/JSON/<Structure>/YYYY/MM/DD/<name>.json`."""
+    if structure not in TMDB_STRUCTURES:
+        raise ValueError(f"unknown TMDB structure {structure!r}")
+    check_file_name(name)
+    return f"{RAW}/TMDB/JSON/{structure}/{date_path(day)}/{name}.json"
+
+
+def tmdb_prefix(structure: str, day: date) -> str:
+    return f"{RAW}/TMDB/JSON/{structure}/{date_path(day)}/"
+
+
+def manifest_key(day: date, run_id: str) -> str:
+    check_file_name(run_id)
+    return f"{MANIFESTS}/{date_path(day)}/{run_id}.json"
+
+
+def manifest_prefix(day: date | None = None) -> str:
+    return f"{MANIFESTS}/{date_path(day)}/" if day else f"{MANIFESTS}/"
+
+
+def state_prefix(day: date, plan_id: str) -> str:
+    check_file_name(plan_id)
+    return f"{STATE}/tmdb/{date_path(day)}/{plan_id}/"
+
+
+def is_control_key(key: str) -> bool:
+    """Manifests and checkpoints describe data; they are not data themselves."""
+    return key.startswith((f"{MANIFESTS}/", f"{STATE}/"))
+
+
+def partition_of(key: str) -> tuple[str, date] | None:
+    """Trace a data key back to its source and date partition (`("TMDB/Movies", date)`)."""
+    match = re.match(
+        r"^Raw/(Local/CSV|TMDB/JSON)/([A-Za-z]+)/(\d{4})/(\d{2})/(\d{2})/[^/]+$", key
+    )
+    if not match:
+        return None
+    origin = "Local CSV" if match.group(1) == "Local/CSV" else "TMDB"
+    try:
+        day = date(int(match.group(3)), int(match.group(4)), int(match.group(5)))
+    except ValueError:
+        return None
+    return f"{origin} {match.group(2)}", day
+
+
+def check_file_name(name: str) -> None:
+    if not _SAFE_NAME.match(name) or name in {".", ".."}:
+        raise ValueError(f"{name!r} cannot be used in a lake key")

@@ -1,0 +1,95 @@
+"""Logging for people and machines, configured only by entry points.
+
+Modules log with stable event names in `extra={"event": ...}`; this module decides how that
+looks (text for people, one JSON object per line for machines) and scrubs every known secret
+value from every record, whatever code produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("x", 0, "x", 0, "x", None, None)).keys() | {"message", "asctime"}
+)
+REDACTED = "***"
+
+
+class SecretFilter(logging.Filter):
+    """Replace known secret values in messages and extra fields before any handler sees them."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets: tuple[str, ...] = ()
+        self.set_secrets(secrets)
+
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        """Values shorter than 4 characters cannot be scrubbed without mangling every line."""
+        self.secrets = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self.scrub(record.getMessage())
+            record.args = None
+            for name, value in list(vars(record).items()):
+                if name not in _STANDARD_ATTRS and isinstance(value, str):
+                    setattr(record, name, self.scrub(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", record.name),
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD_ATTRS and name not in payload:
+                payload[name] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["exception"] = record.exc_info[0].__name__
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        return f"cinelake: {prefix}{record.getMessage()}"
+
+
+def configure_logging(
+    *,
+    verbosity: int = 0,
+    json_format: bool = False,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> SecretFilter:
+    """`verbosity`: -1 quiet (errors only), 0 warnings, 1 info, 2 debug."""
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    if json_format and verbosity == 0:
+        level = logging.INFO
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
+    secret_filter = SecretFilter(secrets)
+    handler.addFilter(secret_filter)
+    root = logging.getLogger("cinelake")
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return secret_filter

@@ -1,0 +1,198 @@
+"""Configuration read once, in one place: CLI option > environment > `.env` file.
+
+Nothing else in cinelake reads `os.environ`. The shells build a `Settings` and hand it down,
+so the core can be driven by tests, the CLI and Lambda alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from cinelake import env_names
+from cinelake.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LAKE = "lake"
+DEFAULT_TMDB_BASE_URL = "https://api.themoviedb.org/3"
+
+# Pairs where a seed name and its alias disagreeing is a contradiction, not a preference:
+# landing in the wrong bucket or signing with the wrong key is worse than stopping.
+_MUST_AGREE = (
+    env_names.MOVIES_PATH,
+    env_names.SERIES_PATH,
+    env_names.BUCKET,
+    env_names.ACCESS_KEY_ID,
+    env_names.SECRET_ACCESS_KEY,
+    env_names.SESSION_TOKEN,
+    env_names.TMDB_API_KEY,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting a command may need; secrets are kept out of `repr`."""
+
+    lake: str = DEFAULT_LAKE
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    movies_path: Path | None = None
+    series_path: Path | None = None
+    tmdb_base_url: str = DEFAULT_TMDB_BASE_URL
+    tmdb_secret_id: str | None = None
+    tmdb_parameter_name: str | None = None
+    log_format: str | None = None
+    part_size_mib: int | None = None
+    max_concurrency: int | None = None
+    continue_on_lambda: bool = False
+    aws_access_key_id: str | None = field(default=None, repr=False)
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    tmdb_api_key: str | None = field(default=None, repr=False)
+    tmdb_read_token: str | None = field(default=None, repr=False)
+
+    @property
+    def is_s3(self) -> bool:
+        return self.lake.startswith("s3://")
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a log, a manifest or an exception message."""
+        values = (
+            self.aws_access_key_id,
+            self.aws_secret_access_key,
+            self.aws_session_token,
+            self.tmdb_api_key,
+            self.tmdb_read_token,
+        )
+        return tuple(v for v in values if v)
+
+
+def load_settings(
+    *,
+    environ: Mapping[str, str],
+    env_file: Path | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+    ignore_static_aws_keys: bool = False,
+) -> Settings:
+    """Build `Settings` from the three sources, checking contradictions once.
+
+    `env_file` defaults to `./.env` when it exists; an explicit path that does not exist is a
+    configuration error. `overrides` are CLI options keyed by `Settings` field name.
+    `ignore_static_aws_keys` is for Lambda, where only the execution role may grant access.
+    """
+    file_values = _read_env_file(env_file)
+    merged: dict[str, str] = {k: v for k, v in file_values.items() if v is not None}
+    merged.update({k: v for k, v in environ.items() if v != ""})
+    for names in _MUST_AGREE:
+        _check_agreement(names, merged)
+
+    def pick(names: tuple[str, ...]) -> str | None:
+        for name in names:
+            value = merged.get(name)
+            if value:
+                return value.strip()
+        return None
+
+    cli = {k: v for k, v in (overrides or {}).items() if v is not None}
+    access_key = pick(env_names.ACCESS_KEY_ID)
+    secret_key = pick(env_names.SECRET_ACCESS_KEY)
+    session_token = pick(env_names.SESSION_TOKEN)
+    if ignore_static_aws_keys:
+        if access_key or secret_key or session_token:
+            log.warning(
+                "ignoring aws_access_key_id-style variables: on Lambda only the execution "
+                "role grants access",
+                extra={"event": "config.static_keys_ignored"},
+            )
+        access_key = secret_key = session_token = None
+    elif bool(access_key) != bool(secret_key):
+        missing = "aws_secret_access_key" if access_key else "aws_access_key_id"
+        raise ConfigError(
+            f"{missing} is not set but its pair is: set both aws_access_key_id and "
+            "aws_secret_access_key, or neither to use the default credential chain"
+        )
+
+    lake = cli.get("lake") or pick(env_names.LAKE)
+    if not lake:
+        bucket = pick(env_names.BUCKET)
+        lake = _bucket_to_lake(bucket) if bucket else DEFAULT_LAKE
+
+    return Settings(
+        lake=_normalise_lake(lake),
+        region=cli.get("region") or pick(env_names.REGION),
+        profile=cli.get("profile") or pick(env_names.PROFILE),
+        endpoint_url=cli.get("endpoint_url") or pick(env_names.ENDPOINT_URL),
+        movies_path=_path(cli.get("movies_path") or pick(env_names.MOVIES_PATH)),
+        series_path=_path(cli.get("series_path") or pick(env_names.SERIES_PATH)),
+        tmdb_base_url=(
+            cli.get("tmdb_base_url") or pick(env_names.TMDB_BASE_URL) or DEFAULT_TMDB_BASE_URL
+        ).rstrip("/"),
+        tmdb_secret_id=pick(env_names.TMDB_SECRET_ID),
+        tmdb_parameter_name=pick(env_names.TMDB_PARAMETER_NAME),
+        log_format=cli.get("log_format") or pick(env_names.LOG_FORMAT),
+        part_size_mib=_positive_int(env_names.PART_SIZE_MIB[0], pick(env_names.PART_SIZE_MIB)),
+        max_concurrency=_positive_int(
+            env_names.MAX_CONCURRENCY[0], pick(env_names.MAX_CONCURRENCY)
+        ),
+        continue_on_lambda=(pick(env_names.CONTINUE) or "").lower() in {"1", "true", "yes"},
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
+        tmdb_api_key=pick(env_names.TMDB_API_KEY),
+        tmdb_read_token=pick(env_names.TMDB_READ_ACCESS_TOKEN),
+    )
+
+
+def _read_env_file(env_file: Path | None) -> Mapping[str, str | None]:
+    if env_file is None:
+        default = Path(".env")
+        return dotenv_values(default) if default.is_file() else {}
+    if not env_file.is_file():
+        raise ConfigError(f"--env-file {env_file}: no such file; pass an existing .env file")
+    return dotenv_values(env_file)
+
+
+def _check_agreement(names: tuple[str, ...], values: Mapping[str, str]) -> None:
+    present = {n: values[n].strip() for n in names if values.get(n, "").strip()}
+    if len(set(present.values())) > 1:
+        listed = " and ".join(present)
+        raise ConfigError(
+            f"{listed} are both set with different values; keep one of them "
+            "(values not shown)"
+        )
+
+
+def _bucket_to_lake(bucket: str) -> str:
+    bucket = bucket.strip()
+    return bucket if bucket.startswith("s3://") else f"s3://{bucket}"
+
+
+def _normalise_lake(lake: str) -> str:
+    if lake.startswith("s3://"):
+        rest = lake[len("s3://") :].strip("/")
+        if not rest:
+            raise ConfigError("--lake s3:// names no bucket; use s3://BUCKET[/PREFIX]")
+        return f"s3://{rest}"
+    return lake
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+def _positive_int(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name}={value!r} is not a positive integer; fix or unset it")
+    return number

@@ -1,0 +1,283 @@
+"""The lake's one storage interface: the raw-zone rules live here, above the backends.
+
+Backends implement a few primitives (conditional write, head, read, list). This base class
+adds what must hold whatever the backend: a key is never silently overwritten, the same bytes
+again are `unchanged`, every write is checked against checksums computed locally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from cinelake import checksums
+from cinelake.errors import ChecksumMismatch, ObjectConflict, ObjectExists
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of bytes just sent, from any thread."""
+
+Tap = Callable[[bytes], None]
+"""Sees every chunk of a file once, in order, from the reading thread: observers share the
+single read that also uploads and hashes."""
+
+META_SHA256 = "cinelake-sha256"
+META_BYTES = "cinelake-bytes"
+META_RUN_ID = "cinelake-run-id"
+META_SOURCE = "cinelake-source"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the lake says about one object, without reading its bytes."""
+
+    key: str
+    size: int
+    checksum_algorithm: str | None = None
+    checksum: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Landed:
+    """The outcome of one put: where the bytes are and how we know they are intact."""
+
+    key: str
+    size: int
+    sha256: str
+    checksum_algorithm: str
+    checksum: str
+    state: Literal["written", "unchanged"]
+    verified_by: Literal["server-checksum", "size-only", "sha256"]
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a backend reports after writing: the digests it computed in its single read."""
+
+    size: int
+    sha256: str
+    checksum: str
+    version_id: str | None = None
+
+
+class Store(ABC):
+    """A lake: a flat namespace of keys with S3 semantics, whatever the backend."""
+
+    url: str
+    checksum_algorithm: str = checksums.default_algorithm()
+
+    # Primitives ---------------------------------------------------------------------------
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's size, full-object checksum and metadata, or None when absent."""
+
+    @abstractmethod
+    def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A streaming reader; callers must not assume the object fits in memory."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Objects under `prefix` in key order (size known, checksum possibly not)."""
+
+    @property
+    @abstractmethod
+    def keeps_versions(self) -> bool:
+        """True when replacing a key keeps the previous bytes retrievable."""
+
+    @abstractmethod
+    def _write_bytes(
+        self, key: str, data: bytes, metadata: Mapping[str, str], checksum: str, *, replace: bool
+    ) -> str | None:
+        """Write `data`; raise ObjectExists when `replace` is false and the key is taken.
+
+        Returns the new version id, if the backend has one.
+        """
+
+    @abstractmethod
+    def _write_file(
+        self,
+        key: str,
+        path: Path,
+        metadata: Mapping[str, str],
+        *,
+        replace: bool,
+        progress: ProgressCallback | None,
+        tap: Tap | None,
+    ) -> Written:
+        """Stream `path` to `key` in one read that also computes SHA-256 and the CRC."""
+
+    def close(self) -> None:
+        """Release connections; stores are cheap to keep open for a whole run."""
+
+    # Rules --------------------------------------------------------------------------------
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> Landed:
+        """Land small bytes (records, manifests, checkpoints) under the raw-zone rules."""
+        sha = checksums.sha256_hex(data)
+        crc = checksums.of_bytes(self.checksum_algorithm, data)
+        meta = {**(metadata or {}), META_SHA256: sha, META_BYTES: str(len(data))}
+        existing = self.head(key)
+        replace = False
+        if existing is not None:
+            if self._same(existing, sha, crc, len(data)):
+                return self._unchanged(existing, sha, crc)
+            self._refuse_or_allow_overwrite(key, existing, overwrite)
+            replace = True
+        try:
+            version = self._write_bytes(key, data, meta, crc, replace=replace)
+        except ObjectExists:
+            return self._after_race(key, sha, crc, len(data))
+        verified = self._verify(key, crc, len(data))
+        return Landed(key, len(data), sha, self.checksum_algorithm, crc, "written", verified, version)
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
+        tap: Tap | None = None,
+    ) -> Landed:
+        """Land a file of any size byte for byte, in constant memory.
+
+        `tap` sees the file's bytes exactly once, whether they are uploaded or only hashed
+        because the key is already taken.
+        """
+        existing = self.head(key)
+        replace = False
+        if existing is not None:
+            algorithm = existing.checksum_algorithm
+            if algorithm is None or not checksums.supported(algorithm):
+                algorithm = self.checksum_algorithm
+            sha, crc, size = checksums.file_digests(path, algorithm, tap)
+            if self._same(existing, sha, crc, size, algorithm):
+                return self._unchanged(existing, sha, crc)
+            self._refuse_or_allow_overwrite(key, existing, overwrite)
+            replace = True
+        try:
+            written = self._write_file(
+                key, path, metadata or {}, replace=replace, progress=progress, tap=tap
+            )
+        except ObjectExists:
+            sha, crc, size = checksums.file_digests(path, self.checksum_algorithm)
+            return self._after_race(key, sha, crc, size)
+        verified = self._verify(key, written.checksum, written.size)
+        return Landed(
+            key,
+            written.size,
+            written.sha256,
+            self.checksum_algorithm,
+            written.checksum,
+            "written",
+            verified,
+            written.version_id,
+        )
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.open_read(key) as reader:
+            return reader.read()
+
+    def sha256_of(self, key: str) -> str:
+        """Re-hash an object by streaming it: the deep check, in constant memory."""
+        digest = hashlib.sha256()
+        with self.open_read(key) as reader:
+            while chunk := reader.read(checksums.READ_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    # Helpers ------------------------------------------------------------------------------
+    def _same(
+        self,
+        existing: ObjectInfo,
+        sha: str,
+        crc: str,
+        size: int,
+        algorithm: str | None = None,
+    ) -> bool:
+        if existing.size != size:
+            return False
+        if existing.metadata.get(META_SHA256):
+            return existing.metadata[META_SHA256] == sha
+        if existing.checksum and existing.checksum_algorithm == (
+            algorithm or self.checksum_algorithm
+        ):
+            return existing.checksum == crc
+        return self.sha256_of(existing.key) == sha
+
+    def _unchanged(self, existing: ObjectInfo, sha: str, crc: str) -> Landed:
+        return Landed(
+            existing.key,
+            existing.size,
+            sha,
+            existing.checksum_algorithm or self.checksum_algorithm,
+            existing.checksum or crc,
+            "unchanged",
+            "sha256" if existing.metadata.get(META_SHA256) else "server-checksum",
+            existing.version_id,
+        )
+
+    def _refuse_or_allow_overwrite(self, key: str, existing: ObjectInfo, overwrite: bool) -> None:
+        if not overwrite:
+            raise ObjectConflict(
+                key,
+                f"{key} already holds different bytes ({existing.size} B); raw data is never "
+                "overwritten: land it under another --date, or pass --overwrite on a lake "
+                "that keeps versions",
+            )
+        if not self.keeps_versions:
+            raise ObjectConflict(
+                key,
+                f"{key}: --overwrite refused because {self.url} does not keep previous "
+                "versions; enable bucket versioning first",
+            )
+        log.warning(
+            "replacing %s; the previous version stays retrievable",
+            key,
+            extra={"event": "store.overwrite", "key": key},
+        )
+
+    def _after_race(self, key: str, sha: str, crc: str, size: int) -> Landed:
+        """Another writer won the conditional write: same bytes is fine, different is not."""
+        existing = self.head(key)
+        if existing is not None and self._same(existing, sha, crc, size):
+            return self._unchanged(existing, sha, crc)
+        raise ObjectConflict(
+            key, f"{key} was landed by another writer with different bytes while this run wrote"
+        )
+
+    def _verify(self, key: str, crc: str, size: int) -> Literal["server-checksum", "size-only"]:
+        landed = self.head(key)
+        if landed is None:
+            raise ChecksumMismatch(key, self.checksum_algorithm, crc, "<missing>")
+        if landed.size != size:
+            raise ChecksumMismatch(key, "size", str(size), str(landed.size))
+        if landed.checksum is None or landed.checksum_algorithm != self.checksum_algorithm:
+            log.warning(
+                "%s returned no %s checksum; verified %s by size only",
+                self.url,
+                self.checksum_algorithm,
+                key,
+                extra={"event": "store.checksum_unavailable", "key": key},
+            )
+            return "size-only"
+        if landed.checksum != crc:
+            raise ChecksumMismatch(key, self.checksum_algorithm, crc, landed.checksum)
+        return "server-checksum"

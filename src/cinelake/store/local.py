@@ -1,0 +1,220 @@
+"""A lake in a local directory, with the same key layout and rules as S3.
+
+Used by `make demo`, by tests, and by anyone without a bucket. Bytes live at `<root>/<key>`
+so the tree looks exactly like the bucket would. What S3 keeps beside an object (checksum,
+metadata, previous versions) lives under `<root>/.cinelake/`, outside the raw layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from cinelake import checksums
+from cinelake.errors import LakeUnavailable, ObjectExists
+from cinelake.store.base import (
+    META_BYTES,
+    META_SHA256,
+    ObjectInfo,
+    ProgressCallback,
+    Store,
+    Tap,
+    Written,
+)
+
+_CONTROL_DIR = ".cinelake"
+
+
+class LocalDirStore(Store):
+    """Conditional writes via `os.link`, which fails atomically when the name is taken."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.url = str(self.root)
+        if self.root.exists() and not self.root.is_dir():
+            raise LakeUnavailable(f"--lake {root}: exists and is not a directory; pick a folder")
+        try:
+            (self.root / _CONTROL_DIR / "tmp").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeUnavailable(
+                f"--lake {root}: cannot create the lake folder ({exc.strerror}); "
+                "pick a writable folder"
+            ) from exc
+
+    @property
+    def keeps_versions(self) -> bool:
+        return True
+
+    def _path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/") or key.startswith(_CONTROL_DIR):
+            raise ValueError(f"{key!r} is not a lake key")
+        return self.root / key
+
+    def _meta_path(self, key: str) -> Path:
+        return self.root / _CONTROL_DIR / "meta" / f"{key}.json"
+
+    def head(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        meta = self._read_meta(key)
+        fingerprint = [stat.st_size, stat.st_ino, stat.st_mtime_ns]
+        if meta is None or meta.get("fingerprint") != fingerprint:
+            meta = self._rebuild_meta(key, path)
+        return ObjectInfo(
+            key=key,
+            size=stat.st_size,
+            checksum_algorithm=str(meta["checksum_algorithm"]),
+            checksum=str(meta["checksum"]),
+            metadata=dict(meta.get("metadata", {})),
+            version_id=str(meta.get("version_id")) if meta.get("version_id") else None,
+        )
+
+    def open_read(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        return path.open("rb")
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        start = base if base.is_dir() else base.parent
+        if not start.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = sorted(d for d in dirnames if d != _CONTROL_DIR)
+            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            keys = sorted(
+                name if rel_dir == "." else f"{rel_dir}/{name}" for name in filenames
+            )
+            for key in keys:
+                if key.startswith(prefix):
+                    yield ObjectInfo(key=key, size=(self.root / key).stat().st_size)
+
+    def _write_bytes(
+        self, key: str, data: bytes, metadata: Mapping[str, str], checksum: str, *, replace: bool
+    ) -> str | None:
+        tmp = self._temp()
+        try:
+            with tmp.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            version = self._publish(key, tmp, replace=replace)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._write_meta(key, checksums.sha256_hex(data), checksum, metadata, version)
+        return version
+
+    def _write_file(
+        self,
+        key: str,
+        path: Path,
+        metadata: Mapping[str, str],
+        *,
+        replace: bool,
+        progress: ProgressCallback | None,
+        tap: Tap | None,
+    ) -> Written:
+        sha = hashlib.sha256()
+        crc = checksums.Crc(self.checksum_algorithm)
+        size = 0
+        tmp = self._temp()
+        try:
+            with path.open("rb") as source, tmp.open("wb") as target:
+                while chunk := source.read(checksums.READ_CHUNK):
+                    sha.update(chunk)
+                    crc.update(chunk)
+                    target.write(chunk)
+                    size += len(chunk)
+                    if tap:
+                        tap(chunk)
+                    if progress:
+                        progress(len(chunk))
+                target.flush()
+                os.fsync(target.fileno())
+            version = self._publish(key, tmp, replace=replace)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._write_meta(key, sha.hexdigest(), crc.b64(), metadata, version)
+        return Written(size, sha.hexdigest(), crc.b64(), version)
+
+    def _temp(self) -> Path:
+        handle, name = tempfile.mkstemp(dir=self.root / _CONTROL_DIR / "tmp", prefix="put-")
+        os.close(handle)
+        return Path(name)
+
+    def _publish(self, key: str, tmp: Path, *, replace: bool) -> str:
+        """Make the bytes visible atomically; a reader sees all of them or nothing."""
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        if replace and final.exists():
+            kept = self.root / _CONTROL_DIR / "versions" / key / f"{version}-previous"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.link(final, kept)
+            os.replace(tmp, final)
+            return version
+        try:
+            os.link(tmp, final)
+        except FileExistsError as exc:
+            raise ObjectExists(key) from exc
+        return version
+
+    def previous_versions(self, key: str) -> list[Path]:
+        """Where replaced bytes were kept, oldest first."""
+        folder = self.root / _CONTROL_DIR / "versions" / key
+        return sorted(folder.iterdir()) if folder.is_dir() else []
+
+    def _read_meta(self, key: str) -> dict[str, object] | None:
+        try:
+            loaded = json.loads(self._meta_path(key).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return loaded if isinstance(loaded, dict) else None
+
+    def _write_meta(
+        self,
+        key: str,
+        sha: str,
+        checksum: str,
+        metadata: Mapping[str, str],
+        version: str | None,
+    ) -> None:
+        stat = self._path(key).stat()
+        meta = {
+            "fingerprint": [stat.st_size, stat.st_ino, stat.st_mtime_ns],
+            "checksum_algorithm": self.checksum_algorithm,
+            "checksum": checksum,
+            "metadata": {**metadata, META_SHA256: sha, META_BYTES: str(stat.st_size)},
+            "version_id": version,
+        }
+        target = self._meta_path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._temp()
+        tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, target)
+
+    def _rebuild_meta(self, key: str, path: Path) -> dict[str, object]:
+        """Bytes without a matching sidecar: a crash before it was written, or edited in place.
+
+        The recomputed checksum then tells the truth about the bytes, and no SHA-256 claim
+        survives, so `verify` and idempotency checks see any in-place edit.
+        """
+        stat = path.stat()
+        _, crc, _ = checksums.file_digests(path, self.checksum_algorithm)
+        return {
+            "fingerprint": [stat.st_size, stat.st_ino, stat.st_mtime_ns],
+            "checksum_algorithm": self.checksum_algorithm,
+            "checksum": crc,
+            "metadata": {},
+        }

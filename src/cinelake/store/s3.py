@@ -1,0 +1,407 @@
+"""The S3 backend: conditional writes, additional checksums, concurrent multipart uploads.
+
+Uploads are driven here rather than by boto3's `upload_file` because one read of the file must
+feed three consumers at once (the upload, SHA-256 lineage and the full-object CRC), and the
+part checksums must be sent so S3 can check each part as it arrives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, closing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    TokenRetrievalError,
+)
+
+from cinelake import checksums
+from cinelake.errors import LakeUnavailable, ObjectExists, StoreError
+from cinelake.store.base import (
+    META_BYTES,
+    META_SHA256,
+    ObjectInfo,
+    ProgressCallback,
+    Store,
+    Tap,
+    Written,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+_ALGORITHMS = ("CRC64NVME", "CRC32", "CRC32C", "SHA256", "SHA1")
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """Part size and concurrency: 16 MiB x 6 keeps peak memory near 128 MiB at full speed."""
+
+    part_size: int = 16 * MIB
+    max_concurrency: int = 6
+    stale_upload_age: timedelta = timedelta(hours=1)
+
+    def __post_init__(self) -> None:
+        if not 5 * MIB <= self.part_size <= 5 * 1024 * MIB:
+            raise ValueError("part size must be between 5 MiB and 5 GiB")
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+
+
+class S3Store(Store):
+    """A bucket (and optional prefix) seen as a lake."""
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        prefix: str = "",
+        transfer: TransferSettings | None = None,
+        *,
+        custom_endpoint: bool = False,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.transfer = transfer or TransferSettings()
+        self._custom_endpoint = custom_endpoint
+        self._versioning: bool | None = None
+        self._conditional: bool | None = None
+        self._probe_lock = threading.Lock()
+
+    def check_reachable(self) -> None:
+        """Fail before any work when the bucket, credentials or endpoint are wrong."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = _code(exc)
+            if code in {"404", "NoSuchBucket", "NotFound"}:
+                raise LakeUnavailable(
+                    f"bucket {self.bucket!r} does not exist at this endpoint; create it or fix "
+                    "NOME_DO_BUCKET_S3 / --lake"
+                ) from None
+            if code in {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+                raise LakeUnavailable(
+                    f"access to bucket {self.bucket!r} denied ({code}); check the credentials "
+                    "(aws_access_key_id / NOME_DO_PERFIL_SSO) and their permissions"
+                ) from None
+            raise LakeUnavailable(f"bucket {self.bucket!r}: {code}") from None
+        except NoCredentialsError:
+            raise LakeUnavailable(
+                "no AWS credentials found: set aws_access_key_id and aws_secret_access_key, "
+                "or NOME_DO_PERFIL_SSO (then `aws sso login`), in .env or the environment"
+            ) from None
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            raise LakeUnavailable(
+                f"cannot reach the S3 endpoint {exc.kwargs.get('endpoint_url', '')}: check "
+                "AWS_ENDPOINT_URL_S3 / the network, then retry"
+            ) from None
+        except TokenRetrievalError:
+            raise LakeUnavailable(
+                "the SSO session has expired: run `aws sso login --profile <NOME_DO_PERFIL_SSO>`"
+            ) from None
+
+    def _k(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    @property
+    def keeps_versions(self) -> bool:
+        if self._versioning is None:
+            answer = self.client.get_bucket_versioning(Bucket=self.bucket)
+            self._versioning = answer.get("Status") == "Enabled"
+        return self._versioning
+
+    def honours_conditional_writes(self) -> bool:
+        """AWS honours If-None-Match; some S3-compatible servers silently ignore it.
+
+        Probed once per store on custom endpoints with a throwaway key under `Raw/_state/`,
+        the one prefix every cinelake writer (including the Lambda role) may write.
+        """
+        if not self._custom_endpoint:
+            return True
+        with self._probe_lock:
+            if self._conditional is None:
+                probe = self._k(f"Raw/_state/probes/conditional-{uuid.uuid4().hex}")
+                self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"1", IfNoneMatch="*")
+                try:
+                    self.client.put_object(
+                        Bucket=self.bucket, Key=probe, Body=b"2", IfNoneMatch="*"
+                    )
+                    self._conditional = False
+                    log.warning(
+                        "%s ignores If-None-Match: cinelake checks before each write, but two "
+                        "writers racing on this endpoint could still clobber each other",
+                        self.url,
+                        extra={"event": "store.conditional_writes_unsupported"},
+                    )
+                except ClientError as exc:
+                    if _code(exc) not in {"PreconditionFailed", "412"}:
+                        raise
+                    self._conditional = True
+                try:
+                    self.client.delete_object(Bucket=self.bucket, Key=probe)
+                except ClientError:
+                    log.debug("could not delete probe %s", probe)
+            return self._conditional
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            answer = self.client.head_object(
+                Bucket=self.bucket, Key=self._k(key), ChecksumMode="ENABLED"
+            )
+        except ClientError as exc:
+            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise _store_error(exc, key) from None
+        algorithm, value = None, None
+        fields = cast(Mapping[str, Any], answer)
+        for name in _ALGORITHMS:
+            found = fields.get(f"Checksum{name}")
+            if found and "-" not in str(found):
+                algorithm, value = name, str(found)
+                break
+        return ObjectInfo(
+            key=key,
+            size=int(answer["ContentLength"]),
+            checksum_algorithm=algorithm,
+            checksum=value,
+            metadata=dict(answer.get("Metadata", {})),
+            version_id=answer.get("VersionId"),
+        )
+
+    def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._k(key))
+        except ClientError as exc:
+            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                raise FileNotFoundError(key) from None
+            raise _store_error(exc, key) from None
+        return closing(cast(BinaryIO, answer["Body"]))
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._k(prefix)):
+            for item in page.get("Contents", []):
+                yield ObjectInfo(key=item["Key"][len(self.prefix) :], size=int(item["Size"]))
+
+    def _write_bytes(
+        self, key: str, data: bytes, metadata: Mapping[str, str], checksum: str, *, replace: bool
+    ) -> str | None:
+        conditional = {} if replace else self._if_none_match()
+        try:
+            answer = self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._k(key),
+                Body=data,
+                Metadata=dict(metadata),
+                ChecksumAlgorithm=cast(Any, self.checksum_algorithm),
+                **_checksum_args(self.checksum_algorithm, checksum),
+                **conditional,
+            )
+        except ClientError as exc:
+            raise _store_error(exc, key) from None
+        return answer.get("VersionId")
+
+    def _write_file(
+        self,
+        key: str,
+        path: Path,
+        metadata: Mapping[str, str],
+        *,
+        replace: bool,
+        progress: ProgressCallback | None,
+        tap: Tap | None,
+    ) -> Written:
+        size = path.stat().st_size
+        if size <= self.transfer.part_size:
+            data = path.read_bytes()
+            if tap:
+                tap(data)
+            sha = checksums.sha256_hex(data)
+            crc = checksums.of_bytes(self.checksum_algorithm, data)
+            meta = {**metadata, META_SHA256: sha, META_BYTES: str(len(data))}
+            version = self._write_bytes(key, data, meta, crc, replace=replace)
+            if progress:
+                progress(len(data))
+            return Written(len(data), sha, crc, version)
+        self._abort_stale_uploads(key)
+        return _MultipartUpload(self, key, path, metadata, replace, progress, tap).run()
+
+    def _if_none_match(self) -> dict[str, str]:
+        return {"IfNoneMatch": "*"} if self.honours_conditional_writes() else {}
+
+    def _abort_stale_uploads(self, key: str) -> None:
+        """A killed run leaves an invisible incomplete upload; old ones for this key go."""
+        cutoff = datetime.now(UTC) - self.transfer.stale_upload_age
+        try:
+            answer = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self._k(key))
+        except ClientError:
+            return
+        for upload in answer.get("Uploads", []):
+            if upload.get("Key") == self._k(key) and upload["Initiated"] <= cutoff:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self._k(key), UploadId=upload["UploadId"]
+                )
+                log.info(
+                    "aborted a stale incomplete upload of %s",
+                    key,
+                    extra={"event": "store.stale_upload_aborted", "key": key},
+                )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class _MultipartUpload:
+    """One file, read once by this thread, parts sent by a bounded pool.
+
+    The semaphore bounds parts in memory to `max_concurrency + 1`, so memory is constant
+    whatever the file size.
+    """
+
+    def __init__(
+        self,
+        store: S3Store,
+        key: str,
+        path: Path,
+        metadata: Mapping[str, str],
+        replace: bool,
+        progress: ProgressCallback | None,
+        tap: Tap | None,
+    ) -> None:
+        self.tap = tap
+        self.store = store
+        self.key = key
+        self.path = path
+        self.metadata = metadata
+        self.replace = replace
+        self.progress = progress
+
+    def run(self) -> Written:
+        store = self.store
+        client = store.client
+        algorithm = store.checksum_algorithm
+        full_key = store._k(self.key)
+        conditional = {} if self.replace else store._if_none_match()
+        created = client.create_multipart_upload(
+            Bucket=store.bucket,
+            Key=full_key,
+            Metadata=dict(self.metadata),
+            ChecksumAlgorithm=cast(Any, algorithm),
+            ChecksumType="FULL_OBJECT",
+        )
+        upload_id = created["UploadId"]
+        sha = hashlib.sha256()
+        crc = checksums.Crc(algorithm)
+        size = 0
+        slots = threading.BoundedSemaphore(store.transfer.max_concurrency + 1)
+        futures: list[Future[dict[str, Any]]] = []
+        try:
+            with (
+                ThreadPoolExecutor(store.transfer.max_concurrency, "cinelake-part") as pool,
+                self.path.open("rb", buffering=0) as source,
+            ):
+                number = 0
+                while True:
+                    slots.acquire()
+                    data = source.read(store.transfer.part_size)
+                    if not data:
+                        slots.release()
+                        break
+                    number += 1
+                    if self.tap:
+                        self.tap(data)
+                    sha.update(data)
+                    crc.update(data)
+                    size += len(data)
+                    part_crc = checksums.of_bytes(algorithm, data)
+                    futures.append(
+                        pool.submit(self._send_part, upload_id, number, data, part_crc, slots)
+                    )
+                    del data
+                    if any(f.done() and f.exception() for f in futures):
+                        break
+                parts = [f.result() for f in futures]
+            answer = client.complete_multipart_upload(
+                Bucket=store.bucket,
+                Key=full_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": cast(Any, parts)},
+                ChecksumType="FULL_OBJECT",
+                **_checksum_args(algorithm, crc.b64()),
+                **conditional,
+            )
+        except BaseException as exc:
+            try:
+                client.abort_multipart_upload(
+                    Bucket=store.bucket, Key=full_key, UploadId=upload_id
+                )
+            except (ClientError, BotoCoreError):
+                log.warning("could not abort the incomplete upload of %s", self.key)
+            if isinstance(exc, ClientError):
+                raise _store_error(exc, self.key) from None
+            raise
+        return Written(size, sha.hexdigest(), crc.b64(), answer.get("VersionId"))
+
+    def _send_part(
+        self,
+        upload_id: str,
+        number: int,
+        data: bytes,
+        part_crc: str,
+        slots: threading.BoundedSemaphore,
+    ) -> dict[str, Any]:
+        try:
+            answer = self.store.client.upload_part(
+                Bucket=self.store.bucket,
+                Key=self.store._k(self.key),
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=data,
+                ChecksumAlgorithm=cast(Any, self.store.checksum_algorithm),
+                **_checksum_args(self.store.checksum_algorithm, part_crc),
+            )
+            if self.progress:
+                self.progress(len(data))
+            return {
+                "PartNumber": number,
+                "ETag": answer["ETag"],
+                f"Checksum{self.store.checksum_algorithm}": part_crc,
+            }
+        finally:
+            slots.release()
+
+
+def _checksum_args(algorithm: str, value: str) -> dict[str, Any]:
+    return {f"Checksum{algorithm}": value}
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _store_error(exc: ClientError, key: str) -> StoreError:
+    code = _code(exc)
+    if code in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
+        return ObjectExists(key)
+    if code in {"NoSuchBucket"}:
+        return StoreError(f"{key}: the bucket does not exist; create it or fix NOME_DO_BUCKET_S3")
+    message = exc.response.get("Error", {}).get("Message", "")
+    return StoreError(f"{key}: S3 answered {code} {message}".strip())
