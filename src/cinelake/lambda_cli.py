@@ -1,0 +1,158 @@
+"""`cinelake lambda build|deploy|invoke`: a thin shell over lambda_build and lambda_deploy.
+
+Commands accept the `Settings` the main CLI loads (so TMDB credentials may come from `.env`)
+and fall back to the process environment when called on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cinelake.errors import InputError
+
+if TYPE_CHECKING:
+    from cinelake.settings import Settings
+
+DEFAULT_OUT = Path("dist/lambda")
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser | None = None,
+) -> None:
+    """Add the `lambda` command group; `common` holds the main CLI's shared options."""
+    parents = [common] if common is not None else []
+    group = subparsers.add_parser(
+        "lambda",
+        help="build, deploy and invoke the TMDB ingestion on AWS Lambda",
+        description="Package cinelake for AWS Lambda and manage its CloudFormation stack.",
+    )
+    commands = group.add_subparsers(dest="lambda_command", metavar="SUBCOMMAND", required=True)
+
+    build = commands.add_parser(
+        "build", parents=parents, help="build layer.zip and function.zip reproducibly"
+    )
+    _add_target_options(build)
+    build.set_defaults(func=run_build)
+
+    deploy = commands.add_parser(
+        "deploy",
+        parents=parents,
+        help="upload the artifacts and create or update the stack, then set the TMDB secret",
+    )
+    deploy.add_argument("--stack", required=True, help="CloudFormation stack name")
+    deploy.add_argument(
+        "--bucket",
+        help="artifact bucket (created if missing; default cinelake-artifacts-<account>-<region>)",
+    )
+    deploy.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+    deploy.add_argument(
+        "--raw-bucket",
+        help="name for the raw-zone bucket the stack creates (default: generated; kept on update)",
+    )
+    deploy.add_argument(
+        "--schedule",
+        choices=("ENABLED", "DISABLED"),
+        help="state of the daily schedule (default DISABLED on create; kept on update)",
+    )
+    _add_target_options(deploy)
+    deploy.set_defaults(func=run_deploy)
+
+    invoke = commands.add_parser(
+        "invoke", parents=parents, help="run the deployed function once and print its summary"
+    )
+    invoke.add_argument("--stack", required=True, help="CloudFormation stack name")
+    invoke.add_argument("--event", default="{}", help="event as a JSON object (default {})")
+    invoke.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+    invoke.set_defaults(func=run_invoke)
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--arch",
+        choices=("x86_64", "arm64"),
+        default="x86_64",
+        help="Lambda architecture the layer is built for (default x86_64)",
+    )
+    parser.add_argument(
+        "--python",
+        choices=("3.12", "3.13"),
+        default="3.12",
+        help="Lambda Python runtime the layer is built for (default 3.12)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"directory for the artifacts (default {DEFAULT_OUT})",
+    )
+
+
+def run_build(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    from cinelake.lambda_build import build_artifacts
+
+    for artifact in build_artifacts(args.out, args.arch, args.python):
+        print(f"{artifact.path}  {artifact.size_bytes} bytes  sha256:{artifact.sha256}")
+    return 0
+
+
+def _session(region: str | None, settings: Settings | None) -> Any:
+    import boto3
+
+    return boto3.Session(
+        region_name=region or (settings.region if settings else None),
+        profile_name=settings.profile if settings else None,
+    )
+
+
+def _credentials(settings: Settings | None) -> dict[str, str]:
+    if settings is not None:
+        values = {
+            "TMDB_API_KEY": settings.tmdb_api_key,
+            "TMDB_READ_ACCESS_TOKEN": settings.tmdb_read_token,
+        }
+    else:
+        values = {name: os.environ.get(name) for name in ("TMDB_API_KEY", "TMDB_READ_ACCESS_TOKEN")}
+    return {name: value for name, value in values.items() if value}
+
+
+def run_deploy(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    from cinelake.lambda_deploy import deploy_stack
+
+    parameters = {}
+    if args.raw_bucket:
+        parameters["RawBucketName"] = args.raw_bucket
+    if args.schedule:
+        parameters["ScheduleState"] = args.schedule
+    result = deploy_stack(
+        args.stack,
+        session=_session(args.region, settings),
+        artifact_bucket=args.bucket,
+        out_dir=args.out,
+        arch=args.arch,
+        python_version=args.python,
+        credentials=_credentials(settings),
+        parameters=parameters,
+    )
+    state = "updated" if result.stack_changed else "unchanged"
+    secret = "updated" if result.secret_updated else "not changed"
+    print(f"stack {result.stack_name}: {state}; function {result.function_name}")
+    print(f"raw bucket {result.raw_bucket}; TMDB secret {secret}")
+    print(result.next_steps)
+    return 0
+
+
+def run_invoke(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    from cinelake.lambda_deploy import invoke_function
+
+    try:
+        event = json.loads(args.event)
+    except ValueError as exc:
+        raise InputError(f"--event is not valid JSON: {exc}") from exc
+    summary = invoke_function(args.stack, event, session=_session(args.region, settings))
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0

@@ -1,0 +1,1 @@
+"""Stage 1B: complement the CSVs with TMDB, landed raw and exactly once."""

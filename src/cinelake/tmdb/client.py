@@ -1,0 +1,189 @@
+"""A TMDB client that returns bodies exactly as received and never lets a credential escape.
+
+It retries what is worth retrying (429, 5xx, resets, timeouts, truncated bodies) within a
+bounded policy, stops the whole run on 401, and reports every other answer to the caller,
+which decides what lands where. Error messages name the endpoint without the query string.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from cinelake.errors import ConfigError, TmdbAuthError
+from cinelake.tmdb.ratelimit import TokenBucket
+from cinelake.tmdb.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TmdbAnswer:
+    """One final answer for one endpoint, after retries."""
+
+    endpoint: str
+    status: int | None
+    body: bytes
+    attempts: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and self.error is None
+
+    def tmdb_status(self) -> tuple[int | None, str | None]:
+        """TMDB's own `status_code` / `status_message`, when the body carries them."""
+        try:
+            parsed = json.loads(self.body)
+        except ValueError:
+            return None, None
+        if not isinstance(parsed, dict):
+            return None, None
+        code = parsed.get("status_code")
+        message = parsed.get("status_message")
+        return (
+            code if isinstance(code, int) else None,
+            message if isinstance(message, str) else None,
+        )
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+
+class TmdbClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        read_token: str | None = None,
+        rate: float = 35.0,
+        policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        pool_size: int = 16,
+        session: requests.Session | None = None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        if not api_key and not read_token:
+            raise ConfigError(
+                "no TMDB credential: set TMDB_API_KEY (v3 key) or TMDB_READ_ACCESS_TOKEN "
+                "(v4 read token) in .env or the environment"
+            )
+        self.base_url = base_url.rstrip("/")
+        self._params = {} if read_token else {"api_key": api_key or ""}
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["Accept"] = "application/json"
+        self.session.headers["User-Agent"] = "cinelake"
+        if read_token:
+            self.session.headers["Authorization"] = f"Bearer {read_token}"
+        self.limiter = TokenBucket(rate)
+        self.policy = policy or RetryPolicy()
+        self.timeout = timeout
+        self.stop = stop
+        self.stats = ClientStats()
+        self._stats_lock = threading.Lock()
+
+    def get(self, path: str, params: Mapping[str, str] | None = None) -> TmdbAnswer:
+        """GET `path` (e.g. `/movie/550`); raises only on 401, which ends the run."""
+        endpoint = f"{path}?{_query(params)}" if params else path
+        started = time.monotonic()
+        attempt = 0
+        last_status: int | None = None
+        last_body = b""
+        last_error: str | None = None
+        while True:
+            attempt += 1
+            self.limiter.acquire()
+            self._count("requests")
+            retry_after: float | None = None
+            try:
+                response = self.session.get(
+                    f"{self.base_url}{path}",
+                    params={**(params or {}), **self._params},
+                    timeout=self.timeout,
+                )
+                body = response.content
+                last_status = response.status_code
+                last_body = body
+                last_error = _truncation(response, body)
+                if last_error is None and response.status_code == 401:
+                    raise TmdbAuthError(
+                        "TMDB refused the credential (401, status_code 7): check TMDB_API_KEY "
+                        "or TMDB_READ_ACCESS_TOKEN; no further request was sent"
+                    )
+                if last_error is None and response.status_code not in RETRYABLE_STATUSES:
+                    return TmdbAnswer(endpoint, response.status_code, body, attempt)
+                if response.status_code == 429:
+                    self._count("throttled")
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            except requests.RequestException as exc:
+                last_status, last_body = None, b""
+                last_error = _describe(exc)
+            elapsed = time.monotonic() - started
+            if attempt >= self.policy.max_attempts or elapsed >= self.policy.max_seconds:
+                break
+            if self.stop():
+                return TmdbAnswer(endpoint, last_status, last_body, attempt, "interrupted")
+            wait = self.policy.delay(attempt, retry_after)
+            if last_status == 429:
+                self.limiter.pause(wait)
+            self._count("retries")
+            log.debug(
+                "retrying %s after %s",
+                endpoint,
+                last_error or last_status,
+                extra={"event": "tmdb.retry", "endpoint": endpoint, "attempt": attempt},
+            )
+            time.sleep(wait)
+        return TmdbAnswer(
+            endpoint, last_status, last_body, attempt, last_error or f"HTTP {last_status}"
+        )
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _query(params: Mapping[str, str]) -> str:
+    return "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def _truncation(response: requests.Response, body: bytes) -> str | None:
+    """A body shorter than its Content-Length, or JSON that does not parse, is truncated."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) != len(body):
+        return f"truncated body ({len(body)} of {declared} bytes)"
+    if response.status_code == 200:
+        try:
+            json.loads(body)
+        except ValueError:
+            return "truncated or malformed JSON body"
+    return None
+
+
+def _describe(exc: requests.RequestException) -> str:
+    """Name the failure class only: requests' messages embed the URL and its api_key."""
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "truncated body (connection closed mid-body)"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection error (reset or refused)"
+    return type(exc).__name__

@@ -1,0 +1,371 @@
+"""Run one phase of a plan: fetch items concurrently, land them batch by batch, exactly once.
+
+Exactly once rests on three facts. Batches are fixed by the plan, so every run agrees on which
+items form batch N. A batch's files have deterministic names and are written with conditional
+writes, record files first, errors file next, and the batch marker last. Each file carries the
+list of its items in its metadata, so a run that finds files without a marker (a `kill -9`, a
+deadline) adopts what they hold and fetches only what is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cinelake import layout
+from cinelake.errors import RunError, StoreError, UsageError
+from cinelake.manifest import ManifestObject
+from cinelake.store.base import META_RUN_ID, Store
+from cinelake.tmdb.client import TmdbAnswer, TmdbClient
+from cinelake.tmdb.outcomes import Outcome, classify, from_body
+from cinelake.tmdb.plans import batches, request_of
+
+log = logging.getLogger(__name__)
+
+META_ITEMS = "cinelake-items"
+META_PLAN = "cinelake-plan"
+MAX_FILE_BYTES = 10 * 1000 * 1000
+ItemProgress = Callable[[int], None]
+
+
+class Deadline:
+    """Wall-clock budget of a run; `None` means no limit."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._end = None if seconds is None else clock() + seconds
+
+    def remaining(self) -> float:
+        return float("inf") if self._end is None else self._end - self._clock()
+
+
+def encode_items(items: Sequence[str]) -> str:
+    """Item lists ride in object metadata (2 KB on S3): compressed, they fit 100 items."""
+    return base64.b64encode(zlib.compress("\n".join(items).encode(), 9)).decode("ascii")
+
+
+def decode_items(text: str) -> list[str]:
+    return zlib.decompress(base64.b64decode(text)).decode().split("\n")
+
+
+@dataclass
+class PhaseContext:
+    store: Store
+    client: TmdbClient
+    run_date: date
+    plan_id: str
+    stamp: str
+    run_id: str
+    append: tuple[str, ...]
+    discover_params: dict[str, str]
+    deadline: Deadline
+    workers: int = 16
+    stop_margin: float = 2.0
+    progress: ItemProgress | None = None
+    written: list[ManifestObject] = field(default_factory=list)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def should_stop(self) -> bool:
+        if not self.stop_event.is_set() and self.deadline.remaining() <= self.stop_margin:
+            self.stop_event.set()
+        return self.stop_event.is_set()
+
+
+@dataclass
+class PhaseResult:
+    """Per-item states and the follow-up items, in plan order, across all runs."""
+
+    states: dict[str, str] = field(default_factory=dict)
+    children: list[str] = field(default_factory=list)
+    marker_runs: set[str] = field(default_factory=set)
+    marker_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    complete: bool = True
+    compacted: int = 0
+
+
+@dataclass
+class _Attempt:
+    """One batch in flight: outcomes already landed (recovered) and futures for the rest."""
+
+    number: int
+    items: Sequence[str]
+    recovered: dict[str, Outcome]
+    errors_landed: set[str]
+    files: list[dict[str, Any]]
+    next_part: int
+    futures: dict[str, Future[Outcome]]
+
+
+class PhaseRunner:
+    def __init__(self, ctx: PhaseContext, phase: str, items: Sequence[str], batch_size: int):
+        self.ctx = ctx
+        self.phase = phase
+        self.items = items
+        self.batch_size = batch_size
+        self.state_dir = f"{layout.state_prefix(ctx.run_date, ctx.plan_id)}{phase}/"
+        self.prefetched: dict[str, TmdbAnswer] = {}
+        self._orphans: dict[int, list[tuple[str, str]]] = {}
+
+    # Public -------------------------------------------------------------------------------
+    def run(self) -> PhaseResult:
+        markers = self._load_markers()
+        self._orphans = self._list_orphans(markers)
+        result = PhaseResult()
+        pending = [(n, b) for n, b in batches(self.items, self.batch_size) if n not in markers]
+        window: deque[_Attempt] = deque()
+        finished: dict[int, dict[str, Any]] = dict(markers)
+        with ThreadPoolExecutor(self.ctx.workers, thread_name_prefix="cinelake-tmdb") as pool:
+            try:
+                for number, items in pending:
+                    if self.ctx.should_stop():
+                        break
+                    window.append(self._start(pool, number, items))
+                    while len(window) > 2:
+                        self._finish(window.popleft(), finished)
+                while window:
+                    self._finish(window.popleft(), finished)
+            except BaseException:
+                self.ctx.stop_event.set()
+                for attempt in window:
+                    for future in attempt.futures.values():
+                        future.cancel()
+                raise
+        for number, items in batches(self.items, self.batch_size):
+            marker = finished.get(number)
+            if marker is None:
+                result.complete = False
+                continue
+            result.marker_runs.add(str(marker["run_id"]))
+            result.marker_files.setdefault(str(marker["run_id"]), []).extend(marker["files"])
+            result.compacted += int(marker.get("compacted", 0))
+            for item in items:
+                entry = marker["items"][item]
+                result.states[item] = entry["state"]
+                result.children.extend(entry.get("children", []))
+        return result
+
+    # Batches ------------------------------------------------------------------------------
+    def _start(self, pool: ThreadPoolExecutor, number: int, items: Sequence[str]) -> _Attempt:
+        recovered, errors_landed, files, next_part = self._recover(number)
+        futures = {
+            item: pool.submit(self._fetch, item) for item in items if item not in recovered
+        }
+        return _Attempt(number, items, recovered, errors_landed, files, next_part, futures)
+
+    def _fetch(self, item: str) -> Outcome:
+        if self.ctx.should_stop():
+            return Outcome(item, "interrupted")
+        answer = self.prefetched.pop(item, None)
+        if answer is None:
+            path, params = request_of(item, self.ctx.append, self.ctx.discover_params)
+            answer = self.ctx.client.get(path, params)
+        outcome = classify(item, answer)
+        if self.ctx.progress and outcome.state != "interrupted":
+            self.ctx.progress(1)
+        return outcome
+
+    def _finish(self, attempt: _Attempt, finished: dict[int, dict[str, Any]]) -> None:
+        wait_all(attempt.futures.values())
+        fresh = {item: future.result() for item, future in attempt.futures.items()}
+        self._check_reachable(fresh)
+        outcomes = {**attempt.recovered, **fresh}
+        done = [outcomes[i] for i in attempt.items if outcomes[i].state != "interrupted"]
+        part = attempt.next_part
+        new_records = [o for o in done if o.record is not None and o.item not in attempt.recovered]
+        by_structure: dict[str, list[Outcome]] = {}
+        for outcome in new_records:
+            by_structure.setdefault(outcome.structure, []).append(outcome)
+        files = list(attempt.files)
+        for structure, group in sorted(by_structure.items()):
+            for chunk in _split(group, self.batch_size):
+                files.append(self._write(structure, attempt.number, part, chunk))
+                part += 1
+        new_errors = [o for o in done if o.error is not None and o.item not in attempt.errors_landed]
+        if new_errors:
+            files.append(self._write("Errors", attempt.number, part, new_errors))
+            part += 1
+        if len(done) < len(attempt.items):
+            log.info(
+                "batch %s of %s stopped early: %s of %s items landed, the rest resume next run",
+                attempt.number,
+                self.phase,
+                len(done),
+                len(attempt.items),
+                extra={"event": "tmdb.batch_partial", "batch": attempt.number},
+            )
+            return
+        marker = {
+            "plan_id": self.ctx.plan_id,
+            "phase": self.phase,
+            "batch": attempt.number,
+            "run_id": self.ctx.run_id,
+            "items": {
+                o.item: {"state": o.state, "children": o.children} for o in done
+            },
+            "files": files,
+            "compacted": sum(1 for o in done if o.compacted),
+        }
+        self.ctx.store.put_bytes(
+            f"{self.state_dir}batches/{attempt.number:06d}.json",
+            json.dumps(marker, sort_keys=True).encode(),
+            {META_RUN_ID: self.ctx.run_id},
+        )
+        finished[attempt.number] = marker
+
+    def _check_reachable(self, fresh: dict[str, Outcome]) -> None:
+        """A whole batch without a single HTTP answer means TMDB is unreachable, not flaky."""
+        if len(fresh) >= 5 and all(
+            o.state == "failed" and o.error and o.error.get("http_status") is None
+            for o in fresh.values()
+        ):
+            raise UsageError(
+                f"cannot reach TMDB at {self.ctx.client.base_url}: every request of a batch "
+                "failed without an answer; check TMDB_BASE_URL and the network"
+            )
+
+    def _name(self, number: int, part: int) -> str:
+        return f"{self.ctx.stamp}-{self.ctx.plan_id}-{self.phase}-{number:06d}-{part:02d}"
+
+    def _write(
+        self, structure: str, number: int, part: int, outcomes: Sequence[Outcome]
+    ) -> dict[str, Any]:
+        if structure == "Errors":
+            lines = [
+                json.dumps(o.error, ensure_ascii=False, separators=(",", ":")).encode()
+                for o in outcomes
+            ]
+        else:
+            lines = [o.record or b"" for o in outcomes]
+        data = b"\n".join(lines) + b"\n"
+        key = layout.tmdb_key(structure, self.ctx.run_date, self._name(number, part))
+        metadata = {
+            META_RUN_ID: self.ctx.run_id,
+            META_PLAN: self.ctx.plan_id,
+            META_ITEMS: encode_items([o.item for o in outcomes]),
+        }
+        try:
+            landed = self.ctx.store.put_bytes(key, data, metadata)
+        except StoreError as exc:
+            raise RunError(f"{key}: could not land the batch ({exc}); re-run to resume") from exc
+        entry = {
+            "key": key,
+            "structure": structure,
+            "records": len(lines),
+            "bytes": landed.size,
+            "sha256": landed.sha256,
+            "checksum_algorithm": landed.checksum_algorithm,
+            "checksum": landed.checksum,
+            "verified_by": landed.verified_by,
+        }
+        self.ctx.written.append(_manifest_object(entry, self.ctx.plan_id, recovered=False))
+        return entry
+
+    # Recovery -----------------------------------------------------------------------------
+    def _load_markers(self) -> dict[int, dict[str, Any]]:
+        keys = [o.key for o in self.ctx.store.list(f"{self.state_dir}batches/")]
+        markers: dict[int, dict[str, Any]] = {}
+        with ThreadPoolExecutor(8) as pool:
+            for key, raw in zip(keys, pool.map(self.ctx.store.get_bytes, keys), strict=True):
+                marker = json.loads(raw)
+                markers[int(marker["batch"])] = marker
+        return markers
+
+    def _list_orphans(self, markers: dict[int, dict[str, Any]]) -> dict[int, list[tuple[str, str]]]:
+        """Files of this phase whose batch has no marker: one listing per structure."""
+        name_prefix = f"{self.ctx.stamp}-{self.ctx.plan_id}-{self.phase}-"
+        orphans: dict[int, list[tuple[str, str]]] = {}
+        for structure in layout.TMDB_STRUCTURES:
+            prefix = layout.tmdb_prefix(structure, self.ctx.run_date) + name_prefix
+            for info in self.ctx.store.list(prefix):
+                number = int(info.key[len(prefix) :].split("-")[0])
+                if number not in markers:
+                    orphans.setdefault(number, []).append((structure, info.key))
+        return orphans
+
+    def _recover(self, number: int) -> tuple[dict[str, Outcome], set[str], list[dict[str, Any]], int]:
+        """Adopt files an interrupted attempt at this batch landed without its marker."""
+        recovered: dict[str, Outcome] = {}
+        errors_landed: set[str] = set()
+        files: list[dict[str, Any]] = []
+        next_part = 0
+        for structure, info_key in self._orphans.get(number, []):
+            head = self.ctx.store.head(info_key)
+            if head is None or META_ITEMS not in head.metadata:
+                continue
+            part = int(info_key.rsplit("-", 1)[1].removesuffix(".json"))
+            next_part = max(next_part, part + 1)
+            items = decode_items(head.metadata[META_ITEMS])
+            lines = self.ctx.store.get_bytes(info_key).split(b"\n")[: len(items)]
+            if structure == "Errors":
+                for line in lines:
+                    error = json.loads(line)
+                    errors_landed.add(error["item"])
+                    if error["item"] not in recovered:
+                        state = "not_found" if error["reason"] == "not found" else "failed"
+                        recovered[error["item"]] = Outcome(error["item"], state, error=error)
+            else:
+                for item, line in zip(items, lines, strict=True):
+                    recovered[item] = from_body(item, line, attempts=None)
+            entry = {
+                "key": info_key,
+                "structure": structure,
+                "records": len(items),
+                "bytes": head.size,
+                "sha256": head.metadata.get("cinelake-sha256"),
+                "checksum_algorithm": head.checksum_algorithm,
+                "checksum": head.checksum,
+                "verified_by": "server-checksum",
+            }
+            files.append(entry)
+            self.ctx.written.append(_manifest_object(entry, self.ctx.plan_id, recovered=True))
+            log.info(
+                "adopted %s landed by an interrupted run",
+                info_key,
+                extra={"event": "tmdb.file_adopted", "key": info_key},
+            )
+        return recovered, errors_landed, files, next_part
+
+
+def _split(outcomes: Sequence[Outcome], max_records: int) -> Iterable[list[Outcome]]:
+    """At most `max_records` and about 10 MB a file."""
+    chunk: list[Outcome] = []
+    size = 0
+    for outcome in outcomes:
+        length = len(outcome.record or b"") + 1
+        if chunk and (len(chunk) >= max_records or size + length > MAX_FILE_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(outcome)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def _manifest_object(entry: dict[str, Any], plan_id: str, *, recovered: bool) -> ManifestObject:
+    details: dict[str, Any] = {"plan_id": plan_id}
+    if recovered:
+        details["adopted"] = "landed by an interrupted run of the same plan"
+    return ManifestObject(
+        key=entry["key"],
+        source="TMDB API",
+        bytes=entry["bytes"],
+        sha256=entry["sha256"],
+        records=entry["records"],
+        state="written",
+        structure=entry["structure"],
+        checksum_algorithm=entry["checksum_algorithm"],
+        checksum=entry["checksum"],
+        verified_by=entry["verified_by"],
+        details=details,
+    )

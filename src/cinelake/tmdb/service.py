@@ -1,0 +1,449 @@
+"""`ingest-tmdb` as one function: plan, run the phases, write the manifest.
+
+The CLI and the Lambda handler both call `run_tmdb_ingest`; neither adds behaviour.
+A plan's checkpoint lives in the lake under `Raw/_state/tmdb/YYYY/MM/DD/<plan_id>/`, so any
+machine (or a Lambda continuation) that runs the same request for the same date resumes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from cinelake import layout
+from cinelake.errors import InputError
+from cinelake.manifest import RunManifest, new_run_id
+from cinelake.settings import Settings
+from cinelake.store.base import META_RUN_ID, Store
+from cinelake.tmdb.client import TmdbAnswer, TmdbClient
+from cinelake.tmdb.engine import Deadline, ItemProgress, PhaseContext, PhaseResult, PhaseRunner
+from cinelake.tmdb.plans import (
+    DEFAULT_APPEND,
+    MAX_DISCOVER_PAGE,
+    PlanSpec,
+    changes_windows,
+    check_append,
+    check_batch_size,
+    parse_id,
+    request_of,
+    unique,
+)
+from cinelake.tmdb.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+PlanName = Literal["from-csv", "ids", "discover", "changes"]
+PLANS: tuple[PlanName, ...] = ("from-csv", "ids", "discover", "changes")
+
+
+@dataclass(frozen=True)
+class TmdbIngestRequest:
+    """What to fetch; the same fields whether they come from CLI flags or a Lambda event."""
+
+    plan: PlanName
+    run_date: date
+    ids: tuple[str, ...] = ()
+    ids_file: Path | None = None
+    movies_path: Path | None = None
+    series_path: Path | None = None
+    kind: Literal["movie", "tv"] | None = None
+    discover_params: tuple[tuple[str, str], ...] = ()
+    max_pages: int | None = None
+    since: date | None = None
+    append: tuple[str, ...] = DEFAULT_APPEND
+    batch_size: int = 100
+    rate: float = 35.0
+    max_seconds: float | None = None
+    workers: int = 16
+
+    def checked(self) -> TmdbIngestRequest:
+        """Every bad input is refused here, before the first request."""
+        check_append(self.append)
+        check_batch_size(self.batch_size)
+        if self.rate <= 0:
+            raise InputError(f"--rate {self.rate}: use a positive number of requests per second")
+        if self.plan in {"discover", "changes"} and self.kind not in {"movie", "tv"}:
+            raise InputError(f"--{self.plan} needs movie or tv")
+        if self.plan == "changes" and self.since is None:
+            raise InputError("--changes needs --since YYYY-MM-DD")
+        if self.max_pages is not None and not 1 <= self.max_pages <= MAX_DISCOVER_PAGE:
+            raise InputError(f"--max-pages {self.max_pages}: use 1 to {MAX_DISCOVER_PAGE}")
+        if self.plan == "ids" and not self.ids and self.ids_file is None:
+            raise InputError("--ids or --ids-file: give at least one id")
+        if self.ids_file is not None and not self.ids_file.is_file():
+            raise InputError(f"--ids-file {self.ids_file}: no such file")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise InputError(f"--max-seconds {self.max_seconds}: use a positive number")
+        for name, path in (("--movies", self.movies_path), ("--series", self.series_path)):
+            if path is not None and not path.is_file():
+                raise InputError(f"{name} {path}: no such file")
+        return self
+
+
+@dataclass
+class _Plan:
+    spec: PlanSpec
+    stamp: str
+    first_items: list[str]
+    direct_details: list[str] = field(default_factory=list)
+    prefetched: dict[str, TmdbAnswer] = field(default_factory=dict)
+
+
+def run_tmdb_ingest(
+    request: TmdbIngestRequest,
+    *,
+    settings: Settings,
+    store: Store,
+    client: TmdbClient | None = None,
+    deadline: Deadline | None = None,
+    retry_policy: RetryPolicy | None = None,
+    progress: ItemProgress | None = None,
+    run_id: str | None = None,
+) -> RunManifest:
+    request = request.checked()
+    run_id = run_id or new_run_id()
+    deadline = deadline or Deadline(request.max_seconds)
+    own_client = client is None
+    if client is None:
+        client = TmdbClient(
+            settings.tmdb_base_url,
+            api_key=settings.tmdb_api_key,
+            read_token=settings.tmdb_read_token,
+            rate=request.rate,
+            policy=retry_policy,
+            pool_size=request.workers,
+        )
+    manifest = RunManifest(
+        run_id=run_id,
+        command=f"ingest-tmdb --{request.plan}",
+        partition_date=request.run_date,
+        lake=store.url,
+        options=_options(request),
+    )
+    try:
+        ctx = PhaseContext(
+            store=store,
+            client=client,
+            run_date=request.run_date,
+            plan_id="",
+            stamp="",
+            run_id=run_id,
+            append=request.append,
+            discover_params=dict(request.discover_params),
+            deadline=deadline,
+            workers=request.workers,
+            stop_margin=2.0 if request.max_seconds is None else min(2.0, request.max_seconds / 10),
+            progress=progress,
+        )
+        client.stop = ctx.should_stop
+        plan = _load_or_create_plan(request, store, client, run_id)
+        ctx.plan_id = plan.spec.plan_id()
+        ctx.stamp = plan.stamp
+        manifest.options["plan_id"] = ctx.plan_id
+        _run_plan(ctx, plan, request, manifest)
+    finally:
+        if own_client:
+            client.close()
+    manifest.counts.update(
+        http_requests=client.stats.requests,
+        http_retries=client.stats.retries,
+        http_429=client.stats.throttled,
+    )
+    manifest.write(store)
+    return manifest
+
+
+def _run_plan(
+    ctx: PhaseContext, plan: _Plan, request: TmdbIngestRequest, manifest: RunManifest
+) -> None:
+    state_prefix = layout.state_prefix(request.run_date, ctx.plan_id)
+    complete_key = f"{state_prefix}complete.json"
+    phases: list[tuple[str, PhaseResult]] = []
+    first_phase = _first_phase_name(request.plan)
+    if plan.first_items:
+        runner = PhaseRunner(ctx, first_phase, plan.first_items, request.batch_size)
+        runner.prefetched = plan.prefetched
+        phases.append((first_phase, runner.run()))
+    details_items = unique(
+        [*plan.direct_details, *(c for _, r in phases for c in r.children)]
+    )
+    first_complete = all(r.complete for _, r in phases)
+    if details_items and first_complete and request.plan != "discover":
+        phases.append(
+            ("details", PhaseRunner(ctx, "details", details_items, request.batch_size).run())
+        )
+    complete = first_complete and all(r.complete for _, r in phases)
+    _adopt_unmanifested(ctx, phases, manifest)
+    manifest.objects.extend(ctx.written)
+    counts = _counts(phases, plan, request)
+    manifest.counts.update(counts)
+    manifest.counts["compacted_records"] = sum(r.compacted for _, r in phases)
+    if manifest.counts["compacted_records"]:
+        manifest.notes.append(
+            "some TMDB bodies contained raw line breaks and were re-serialised compactly "
+            "(the only change cinelake ever makes to a body)"
+        )
+    if not complete:
+        manifest.notes.append("stopped before the plan finished; run the same command to resume")
+        manifest.finish("partial")
+    else:
+        manifest.finish("partial" if counts["failed"] else "succeeded")
+        if store_absent(ctx.store, complete_key):
+            ctx.store.put_bytes(
+                complete_key,
+                json.dumps({"run_id": ctx.run_id, "counts": counts}, sort_keys=True).encode(),
+                {META_RUN_ID: ctx.run_id},
+            )
+    errors_files = [o.key for o in manifest.objects if o.structure == "Errors"]
+    manifest.options["errors_files"] = errors_files
+
+
+def store_absent(store: Store, key: str) -> bool:
+    return store.head(key) is None
+
+
+def _first_phase_name(plan: PlanName) -> str:
+    return {"from-csv": "find", "ids": "find", "discover": "discover", "changes": "changes"}[plan]
+
+
+def _counts(
+    phases: list[tuple[str, PhaseResult]], plan: _Plan, request: TmdbIngestRequest
+) -> dict[str, int]:
+    requested = len(plan.first_items) + len(plan.direct_details)
+    counts: dict[str, int] = {"requested": requested, "landed": 0, "not_found": 0, "failed": 0}
+    final_phase = phases[-1][0] if phases else None
+    for name, result in phases:
+        for state in ("landed", "not_found", "failed"):
+            number = sum(1 for s in result.states.values() if s == state)
+            counts[f"{name}_{state}"] = number
+            if state != "landed":
+                counts[state] += number
+        if name == final_phase:
+            counts["landed"] = sum(1 for s in result.states.values() if s == "landed")
+        counts[f"{name}_items"] = len(result.states)
+    return counts
+
+
+def _adopt_unmanifested(
+    ctx: PhaseContext, phases: list[tuple[str, PhaseResult]], manifest: RunManifest
+) -> None:
+    """Batches committed by a run that died before its manifest get listed in this one."""
+    from cinelake.tmdb.engine import _manifest_object
+
+    seen = {o.key for o in ctx.written}
+    for _, result in phases:
+        for run_id, files in result.marker_files.items():
+            if run_id == ctx.run_id:
+                continue
+            if ctx.store.head(layout.manifest_key(ctx.run_date, run_id)) is not None:
+                continue
+            for entry in files:
+                if entry["key"] not in seen:
+                    seen.add(entry["key"])
+                    obj = _manifest_object(entry, ctx.plan_id, recovered=True)
+                    obj.details["adopted_from_run"] = run_id
+                    ctx.written.append(obj)
+
+
+def _options(request: TmdbIngestRequest) -> dict[str, Any]:
+    return {
+        "plan": request.plan,
+        "append": list(request.append),
+        "batch_size": request.batch_size,
+        "rate": request.rate,
+        "kind": request.kind,
+        "max_pages": request.max_pages,
+        "since": request.since.isoformat() if request.since else None,
+        "discover_params": dict(request.discover_params),
+    }
+
+
+# Planning ---------------------------------------------------------------------------------
+def _load_or_create_plan(
+    request: TmdbIngestRequest, store: Store, client: TmdbClient, run_id: str
+) -> _Plan:
+    spec = PlanSpec(
+        plan=request.plan,
+        run_date=request.run_date,
+        append=request.append,
+        batch_size=request.batch_size,
+        inputs=_input_identity(request, store),
+    )
+    plan_key = f"{layout.state_prefix(request.run_date, spec.plan_id())}plan.json"
+    if store.head(plan_key) is not None:
+        saved = json.loads(store.get_bytes(plan_key))
+        return _Plan(spec, saved["stamp"], saved["first_items"], saved["direct_details"])
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    plan = _Plan(spec, stamp, [], [])
+    if request.plan in {"from-csv", "ids"}:
+        first, direct = _id_items(request, store)
+        plan.first_items, plan.direct_details = first, direct
+    elif request.plan == "discover":
+        plan.first_items = _discover_items(request, client, plan.prefetched)
+    else:
+        plan.first_items = _changes_items(request, client, plan.prefetched)
+    body = {
+        "plan_id": spec.plan_id(),
+        "stamp": stamp,
+        "created_by_run": run_id,
+        "request": _options(request),
+        "inputs": spec.inputs,
+        "first_items": plan.first_items,
+        "direct_details": plan.direct_details,
+    }
+    landed = store.put_bytes(
+        plan_key, json.dumps(body, sort_keys=True).encode(), {META_RUN_ID: run_id}
+    )
+    if landed.state == "unchanged":
+        return plan
+    return plan
+
+
+def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
+    """What the plan's items are computed from; a change of input means a new plan."""
+    if request.plan == "ids":
+        ids_file = None
+        if request.ids_file is not None:
+            stat = request.ids_file.stat()
+            ids_file = [str(request.ids_file.resolve()), stat.st_size, stat.st_mtime_ns]
+        return {"ids": list(request.ids), "ids_file": ids_file}
+    if request.plan == "from-csv":
+        sources: dict[str, Any] = {}
+        for dataset, path in (("Movies", request.movies_path), ("Series", request.series_path)):
+            if path is not None:
+                stat = path.stat()
+                sources[dataset] = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+        if not sources:
+            for dataset in layout.CSV_DATASETS:
+                listed = store.list(layout.csv_prefix(dataset, request.run_date))
+                sources[dataset] = [[o.key, o.size] for o in listed]
+            if not any(sources.values()):
+                raise InputError(
+                    f"no movies or series CSV is landed for {request.run_date}: run "
+                    "`cinelake ingest-csv` for that --date first, or pass --movies/--series"
+                )
+        return {"csv": sources}
+    if request.plan == "discover":
+        return {"kind": request.kind, "params": sorted(request.discover_params)}
+    return {"kind": request.kind, "since": str(request.since)}
+
+
+def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list[str]]:
+    tokens: list[str] = []
+    if request.plan == "ids":
+        tokens = [parse_id(t, "--ids") for t in request.ids]
+        if request.ids_file is not None:
+            with request.ids_file.open(encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        tokens.append(parse_id(line, f"--ids-file line {number}"))
+        ordered = unique(tokens)
+        first = [t for t in ordered if t.startswith("find:")]
+        direct = [t for t in ordered if not t.startswith("find:")]
+        return first, direct
+    finds: list[str] = []
+    for dataset, kind in (("Movies", "find-movie"), ("Series", "find-tv")):
+        path = request.movies_path if dataset == "Movies" else request.series_path
+        if path is not None:
+            finds.extend(f"{kind}:{i}" for i in _csv_ids_from_file(path))
+        elif request.movies_path is None and request.series_path is None:
+            for info in store.list(layout.csv_prefix(dataset, request.run_date)):
+                finds.extend(f"{kind}:{i}" for i in _csv_ids_from_lake(store, info.key))
+    return _unique_by_imdb(finds), []
+
+
+def _unique_by_imdb(items: list[str]) -> list[str]:
+    """A title listed in both CSVs is looked up once, as the first CSV saw it."""
+    seen: set[str] = set()
+    ordered = []
+    for item in items:
+        imdb = item.partition(":")[2]
+        if imdb not in seen:
+            seen.add(imdb)
+            ordered.append(item)
+    return ordered
+
+
+def _csv_ids_from_file(path: Path) -> Iterator[str]:
+    with path.open("rb") as handle:
+        yield from _ids_from_lines(handle, str(path))
+
+
+def _csv_ids_from_lake(store: Store, key: str) -> Iterator[str]:
+    with store.open_read(key) as reader:
+        yield from _ids_from_lines(_lines(reader), key)
+
+
+def _lines(reader: Any) -> Iterator[bytes]:
+    """Stream lines from a binary reader in constant memory (S3 bodies have no readline)."""
+    carry = b""
+    while chunk := reader.read(1024 * 1024):
+        carry += chunk
+        *complete, carry = carry.split(b"\n")
+        yield from complete
+    if carry:
+        yield carry
+
+
+def _ids_from_lines(lines: Iterator[bytes] | Any, origin: str) -> Iterator[str]:
+    """The `id` column, unique and in order; rows repeat a title once per artist."""
+    column: int | None = None
+    last = None
+    seen: set[str] = set()
+    for raw in lines:
+        line = raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
+        if column is None:
+            header = line.lstrip("\ufeff").split("|")
+            if "id" not in header:
+                raise InputError(f"{origin}: no `id` column in the header; is it a cinelake CSV?")
+            column = header.index("id")
+            continue
+        fields = line.split("|")
+        if len(fields) <= column:
+            continue
+        value = fields[column].strip()
+        if value == last or not value.startswith("tt"):
+            continue
+        last = value
+        if value not in seen:
+            seen.add(value)
+            yield value
+
+
+def _discover_items(
+    request: TmdbIngestRequest, client: TmdbClient, prefetched: dict[str, TmdbAnswer]
+) -> list[str]:
+    """Page 1 tells how many pages exist; never ask for page 501."""
+    kind = request.kind or "movie"
+    first = f"discover-{kind}:1"
+    path, params = request_of(first, request.append, dict(request.discover_params))
+    answer = client.get(path, params)
+    prefetched[first] = answer
+    total = 1
+    if answer.ok:
+        total = int(json.loads(answer.body).get("total_pages", 1) or 1)
+    last = min(total, request.max_pages or MAX_DISCOVER_PAGE, MAX_DISCOVER_PAGE)
+    return [f"discover-{kind}:{page}" for page in range(1, max(last, 1) + 1)]
+
+
+def _changes_items(
+    request: TmdbIngestRequest, client: TmdbClient, prefetched: dict[str, TmdbAnswer]
+) -> list[str]:
+    kind = request.kind or "movie"
+    assert request.since is not None
+    items: list[str] = []
+    for start, end in changes_windows(request.since, request.run_date):
+        first = f"changes-{kind}:{start}:{end}:1"
+        path, params = request_of(first, (), {})
+        answer = client.get(path, params)
+        prefetched[first] = answer
+        total = 1
+        if answer.ok:
+            total = int(json.loads(answer.body).get("total_pages", 1) or 1)
+        items.extend(f"changes-{kind}:{start}:{end}:{page}" for page in range(1, total + 1))
+    return items

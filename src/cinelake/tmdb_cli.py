@@ -1,0 +1,141 @@
+"""`cinelake ingest-tmdb`: flags to a `TmdbIngestRequest`, the manifest back to the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from cinelake.errors import InputError
+from cinelake.settings import Settings
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    from cinelake.cli import parse_date
+
+    cmd = commands.add_parser(
+        "ingest-tmdb",
+        parents=[common],
+        help="fetch TMDB JSON for the landed titles and land it under Raw/TMDB/JSON/",
+        description="Fetch TMDB data and land each response body as received, exactly once.",
+    )
+    plans = cmd.add_mutually_exclusive_group()
+    plans.add_argument(
+        "--from-csv",
+        action="store_true",
+        help="IMDb ids of the movies/series CSVs landed for --date (the default plan)",
+    )
+    plans.add_argument("--ids", help="comma-separated movie:ID, tv:ID or tt… ids")
+    plans.add_argument("--ids-file", type=Path, help="a file with one movie:ID / tv:ID / tt… a line")
+    plans.add_argument(
+        "--discover", choices=("movie", "tv"), help="land /discover pages themselves"
+    )
+    plans.add_argument(
+        "--changes", choices=("movie", "tv"), help="ids changed since --since, then their details"
+    )
+    cmd.add_argument("--movies", type=Path, help="read movie ids from this local CSV instead")
+    cmd.add_argument("--series", type=Path, help="read series ids from this local CSV instead")
+    cmd.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a /discover query parameter; repeatable",
+    )
+    cmd.add_argument(
+        "--max-pages", type=int, help="at most this many /discover pages (1-500; default all)"
+    )
+    cmd.add_argument("--since", type=parse_date, help="--changes start date YYYY-MM-DD")
+    cmd.add_argument(
+        "--date", type=parse_date, help="partition date YYYY-MM-DD (default: today, UTC)"
+    )
+    cmd.add_argument(
+        "--append",
+        default="credits,external_ids,keywords",
+        help="append_to_response list for details (at most 20 items)",
+    )
+    cmd.add_argument(
+        "--batch-size", type=int, default=100, help="records per file, 1-100 (default 100)"
+    )
+    cmd.add_argument(
+        "--rate", type=float, default=35.0, help="requests per second for the run (default 35)"
+    )
+    cmd.add_argument(
+        "--workers", type=int, default=16, help="concurrent requests in flight (default 16)"
+    )
+    cmd.add_argument(
+        "--max-seconds", type=float, help="stop cleanly before this many seconds; resume later"
+    )
+    cmd.add_argument("--tmdb-base-url", help="TMDB API base URL (default: TMDB_BASE_URL)")
+    cmd.add_argument("--json", action="store_true", help="print the run manifest as JSON")
+    cmd.set_defaults(func=run_ingest_tmdb)
+
+
+def build_request(args: argparse.Namespace, today: Any) -> Any:
+    from cinelake.tmdb.service import TmdbIngestRequest
+
+    params = []
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--param {item!r}: use KEY=VALUE, e.g. --param sort_by=popularity.desc")
+        params.append((key, value))
+    plan = "from-csv"
+    if args.ids or args.ids_file:
+        plan = "ids"
+    elif args.discover:
+        plan = "discover"
+    elif args.changes:
+        plan = "changes"
+    if args.workers < 1:
+        raise InputError(f"--workers {args.workers}: use at least 1")
+    return TmdbIngestRequest(
+        plan=plan,
+        run_date=args.date or today,
+        ids=tuple(t for t in (args.ids or "").split(",") if t.strip()),
+        ids_file=args.ids_file,
+        movies_path=args.movies,
+        series_path=args.series,
+        kind=args.discover or args.changes,
+        discover_params=tuple(params),
+        max_pages=args.max_pages,
+        since=args.since,
+        append=tuple(a for a in args.append.split(",") if a.strip()),
+        batch_size=args.batch_size,
+        rate=args.rate,
+        max_seconds=args.max_seconds,
+        workers=args.workers,
+    )
+
+
+def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from cinelake.cli import print_json, summary, today_utc
+    from cinelake.progress import terminal_progress
+    from cinelake.store import open_store
+    from cinelake.tmdb.service import run_tmdb_ingest
+
+    request = build_request(args, today_utc()).checked()
+    if args.tmdb_base_url:
+        settings = replace(settings, tmdb_base_url=args.tmdb_base_url.rstrip("/"))
+    store = open_store(settings)
+    bars = None if args.quiet else terminal_progress()
+    progress = bars("TMDB items", 0, "items") if bars else None
+    manifest = run_tmdb_ingest(request, settings=settings, store=store, progress=progress)
+    if args.json:
+        print_json(manifest.to_dict())
+    counts = manifest.counts
+    errors = manifest.options.get("errors_files") or []
+    summary(
+        args,
+        f"ingest-tmdb {manifest.status}: {counts.get('requested', 0)} requested, "
+        f"{counts.get('landed', 0)} landed, {counts.get('not_found', 0)} not found, "
+        f"{counts.get('failed', 0)} failed, {len(manifest.objects)} files"
+        + (f" ({len(errors)} errors files)" if errors else "")
+        + f"; {counts.get('http_requests', 0)} requests; manifest {manifest.key} in {store.url}",
+    )
+    if manifest.status == "partial" and manifest.notes:
+        print(f"cinelake: {manifest.notes[-1]}", file=sys.stderr)
+    return 0 if manifest.status == "succeeded" else 1

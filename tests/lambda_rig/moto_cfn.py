@@ -1,0 +1,190 @@
+"""Make moto's CloudFormation deploy cinelake's template faithfully, or fail loudly.
+
+moto skips `AWS::SecretsManager::Secret` (its Refs vanish) and `AWS::S3::BucketPolicy` while
+the stack still reports CREATE_COMPLETE. These adapters register CloudFormation models for both,
+backed by moto's own Secrets Manager and S3, so the secret, its ARN output, `put_secret_value`
+and `get_bucket_policy` behave as on AWS. Importing this module is what registers the models;
+`UNSUPPORTED_IS_FATAL` (a pytest filterwarnings spec) turns any other skipped type into an error.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.core.common_models import CloudFormationModel
+from moto.s3.models import s3_backends
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.server import ThreadedMotoServer
+
+UNSUPPORTED_IS_FATAL = "error:Tried to parse .* not supported"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@contextmanager
+def running_moto() -> Iterator[str]:
+    """Run moto's server in this process (so the adapters and warning filters apply to it)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+class CloudFormationSecret(CloudFormationModel):
+    """`AWS::SecretsManager::Secret`: Ref is the ARN, as on AWS."""
+
+    def __init__(self, account_id: str, region_name: str, name: str, arn: str) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.name = name
+        self.arn = arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CloudFormationSecret:
+        properties = cloudformation_json.get("Properties", {})
+        secret_string = properties.get("SecretString")
+        generate = properties.get("GenerateSecretString")
+        if generate is not None:
+            value = json.loads(generate.get("SecretStringTemplate", "{}"))
+            value[generate["GenerateStringKey"]] = secrets.token_urlsafe(24)
+            secret_string = json.dumps(value)
+        backend = secretsmanager_backends[account_id][region_name]
+        created = json.loads(
+            backend.create_secret(
+                name=resource_name,
+                secret_string=secret_string,
+                secret_binary=None,
+                description=properties.get("Description"),
+                tags=properties.get("Tags"),
+                kms_key_id=properties.get("KmsKeyId"),
+                client_request_token=None,
+                replica_regions=[],
+                force_overwrite=False,
+            )
+        )
+        return cls(account_id, region_name, resource_name, created["ARN"])
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: CloudFormationSecret,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CloudFormationSecret:
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        backend = secretsmanager_backends[account_id][region_name]
+        backend.delete_secret(
+            resource_name, recovery_window_in_days=None, force_delete_without_recovery=True
+        )
+
+
+class CloudFormationBucketPolicy(CloudFormationModel):
+    """`AWS::S3::BucketPolicy`: stored on moto's bucket, readable with `get_bucket_policy`."""
+
+    def __init__(self, account_id: str, bucket: str) -> None:
+        self.account_id = account_id
+        self.bucket = bucket
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.bucket
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CloudFormationBucketPolicy:
+        properties = cloudformation_json["Properties"]
+        bucket = properties["Bucket"]
+        policy = json.dumps(properties["PolicyDocument"]).encode()
+        s3_backends[account_id]["aws"].put_bucket_policy(bucket, policy)
+        return cls(account_id, bucket)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: CloudFormationBucketPolicy,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CloudFormationBucketPolicy:
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        bucket = cloudformation_json["Properties"]["Bucket"]
+        s3_backends[account_id]["aws"].delete_bucket_policy(bucket)
+
+
+for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+    cached.cache_clear()

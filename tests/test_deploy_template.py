@@ -1,0 +1,336 @@
+"""deploy/template.yaml lints clean and deploys; each service's API shows what the stack set up.
+
+moto honours IAM inline policies, log retention, events rules, bucket encryption and the
+function's runtime settings, so those are checked through the APIs. What moto ignores
+(versioning, public access block, lifecycle, the function's Layers and Architectures) is
+asserted on the parsed template instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.parsers import ResponseParserError
+from cfnlint.decode import decode
+from lambda_rig.moto_cfn import FAKE_CREDENTIALS, UNSUPPORTED_IS_FATAL, running_moto
+
+pytestmark = pytest.mark.filterwarnings(UNSUPPORTED_IS_FATAL)
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "template.yaml"
+STACK = "cinelake-test"
+ARTIFACTS = "cinelake-artifacts-test"
+WRITE_PREFIXES = {"Raw/TMDB/*", "Raw/_manifests/*", "Raw/_state/*"}
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[boto3.Session]:
+    with pytest.MonkeyPatch.context() as patch, running_moto() as endpoint:
+        for name, value in FAKE_CREDENTIALS.items():
+            patch.setenv(name, value)
+        patch.setenv("AWS_ENDPOINT_URL", endpoint)
+        yield boto3.Session(region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def stack(session: boto3.Session) -> dict[str, Any]:
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=ARTIFACTS)
+    for key in ("layer.zip", "function.zip"):
+        s3.put_object(
+            Bucket=ARTIFACTS, Key=f"cinelake/lambda/0/{key}", Body=b"PK\x05\x06" + b"\0" * 18
+        )
+    cloudformation = session.client("cloudformation")
+    cloudformation.create_stack(
+        StackName=STACK,
+        TemplateBody=TEMPLATE.read_text(),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {"ParameterKey": "RawBucketName", "ParameterValue": "cinelake-raw-test"},
+            {"ParameterKey": "ArtifactBucket", "ParameterValue": ARTIFACTS},
+            {"ParameterKey": "LayerKey", "ParameterValue": "cinelake/lambda/0/layer.zip"},
+            {"ParameterKey": "FunctionKey", "ParameterValue": "cinelake/lambda/0/function.zip"},
+        ],
+    )
+    description = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    resources = cloudformation.describe_stack_resources(StackName=STACK)["StackResources"]
+    return {
+        "status": description["StackStatus"],
+        "outputs": {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])},
+        "physical": {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in resources},
+    }
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    parsed, problems = decode(str(TEMPLATE))
+    assert not problems
+    return parsed  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def role_statements(session: boto3.Session, stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    iam = session.client("iam")
+    role = stack["physical"]["ExecutionRole"]
+    document = iam.get_role_policy(RoleName=role, PolicyName="cinelake-tmdb")["PolicyDocument"]
+    if isinstance(document, str):
+        # moto keeps a CloudFormation role's inline policy as a Python repr, not JSON.
+        document = ast.literal_eval(document)
+    return {statement["Sid"]: statement for statement in document["Statement"]}
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _object_prefixes(resources: str | list[str]) -> set[str]:
+    return {resource.split(":::", 1)[1].split("/", 1)[1] for resource in _as_list(resources)}
+
+
+def test_template_passes_cfn_lint_with_no_errors_or_warnings() -> None:
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_unsupported_resource_types_fail_the_deploy(session: boto3.Session) -> None:
+    body = json.dumps(
+        {"Resources": {"Unknown": {"Type": "AWS::AppRunner::Service", "Properties": {}}}}
+    )
+
+    client = session.client("cloudformation", config=Config(retries={"total_max_attempts": 1}))
+
+    with pytest.raises(ResponseParserError, match="500 Internal Server Error"):
+        client.create_stack(StackName="unsupported", TemplateBody=body)
+
+
+def test_stack_is_created(stack: dict[str, Any]) -> None:
+    assert stack["status"] == "CREATE_COMPLETE"
+
+
+def test_outputs_name_the_function_the_secret_and_the_raw_bucket(stack: dict[str, Any]) -> None:
+    assert stack["outputs"]["FunctionName"] == f"{STACK}-tmdb"
+    assert stack["outputs"]["SecretArn"].startswith("arn:aws:secretsmanager:us-east-1:")
+    assert stack["outputs"]["RawBucketName"] == "cinelake-raw-test"
+
+
+def test_secret_is_created_without_a_usable_value(
+    session: boto3.Session, stack: dict[str, Any]
+) -> None:
+    secret = session.client("secretsmanager").get_secret_value(
+        SecretId=stack["outputs"]["SecretArn"]
+    )
+
+    assert set(json.loads(secret["SecretString"])) == {"placeholder"}
+
+
+def test_function_reads_the_stack_secret_and_lands_in_the_raw_bucket(
+    session: boto3.Session, stack: dict[str, Any]
+) -> None:
+    configuration = session.client("lambda").get_function_configuration(
+        FunctionName=stack["outputs"]["FunctionName"]
+    )
+
+    assert configuration["Environment"]["Variables"] == {
+        "NOME_DO_BUCKET_S3": "cinelake-raw-test",
+        "TMDB_SECRET_ID": stack["outputs"]["SecretArn"],
+        "CINELAKE_CONTINUE": "true",
+        "CINELAKE_LOG_FORMAT": "json",
+    }
+
+
+def test_function_runs_the_lambda_handler_on_python312_for_up_to_900_seconds(
+    session: boto3.Session, stack: dict[str, Any]
+) -> None:
+    configuration = session.client("lambda").get_function_configuration(
+        FunctionName=stack["outputs"]["FunctionName"]
+    )
+
+    assert configuration["Runtime"] == "python3.12"
+    assert configuration["Handler"] == "cinelake.lambda_handler.handler"
+    assert configuration["Timeout"] == 900
+    assert configuration["MemorySize"] == 512
+
+
+def test_role_writes_only_under_tmdb_manifests_and_state(
+    role_statements: dict[str, dict[str, Any]],
+) -> None:
+    statement = role_statements["WriteRawTmdbManifestsAndState"]
+
+    assert set(_as_list(statement["Action"])) == {
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:AbortMultipartUpload",
+    }
+    assert _object_prefixes(statement["Resource"]) == WRITE_PREFIXES
+
+
+def test_role_reads_local_csvs_without_writing_them(
+    role_statements: dict[str, dict[str, Any]],
+) -> None:
+    statement = role_statements["ReadLocalCsvIds"]
+
+    assert _as_list(statement["Action"]) == ["s3:GetObject"]
+    assert _object_prefixes(statement["Resource"]) == {"Raw/Local/CSV/*"}
+
+
+def test_role_lists_the_bucket_only_under_raw(
+    role_statements: dict[str, dict[str, Any]],
+) -> None:
+    statement = role_statements["ListRawZoneOnly"]
+
+    assert _as_list(statement["Action"]) == ["s3:ListBucket"]
+    assert statement["Condition"] == {"StringLike": {"s3:prefix": "Raw/*"}}
+
+
+def test_role_reads_only_the_stack_secret(
+    role_statements: dict[str, dict[str, Any]], stack: dict[str, Any]
+) -> None:
+    statement = role_statements["ReadTmdbSecret"]
+
+    assert _as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
+    assert _as_list(statement["Resource"]) == [stack["outputs"]["SecretArn"]]
+
+
+def test_role_writes_only_its_own_log_group(
+    role_statements: dict[str, dict[str, Any]],
+) -> None:
+    statement = role_statements["WriteOwnLogs"]
+
+    assert set(_as_list(statement["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert _as_list(statement["Resource"])[0].endswith(f":log-group:/aws/lambda/{STACK}-tmdb:*")
+
+
+def test_role_may_invoke_only_its_own_function(
+    role_statements: dict[str, dict[str, Any]],
+) -> None:
+    statement = role_statements["ContinueBackfillBySelfInvoke"]
+
+    assert _as_list(statement["Action"]) == ["lambda:InvokeFunction"]
+    assert _as_list(statement["Resource"])[0].endswith(f":function:{STACK}-tmdb")
+
+
+def test_role_grants_nothing_else(role_statements: dict[str, dict[str, Any]]) -> None:
+    assert set(role_statements) == {
+        "WriteRawTmdbManifestsAndState",
+        "ReadLocalCsvIds",
+        "ListRawZoneOnly",
+        "ReadTmdbSecret",
+        "WriteOwnLogs",
+        "ContinueBackfillBySelfInvoke",
+    }
+
+
+def test_log_group_keeps_logs_30_days(session: boto3.Session, stack: dict[str, Any]) -> None:
+    groups = session.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{STACK}-tmdb"
+    )["logGroups"]
+
+    assert [group["retentionInDays"] for group in groups] == [30]
+
+
+def test_schedule_is_disabled_until_enabled_on_purpose(
+    session: boto3.Session, stack: dict[str, Any]
+) -> None:
+    rule = session.client("events").describe_rule(Name=stack["physical"]["ScheduleRule"])
+
+    assert rule["State"] == "DISABLED"
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+
+
+def test_schedule_targets_the_function(session: boto3.Session, stack: dict[str, Any]) -> None:
+    targets = session.client("events").list_targets_by_rule(Rule=stack["physical"]["ScheduleRule"])[
+        "Targets"
+    ]
+
+    assert [target["Arn"].rsplit(":", 1)[1] for target in targets] == [f"{STACK}-tmdb"]
+
+
+def test_events_may_invoke_the_function(session: boto3.Session, stack: dict[str, Any]) -> None:
+    policy = session.client("lambda").get_policy(FunctionName=stack["outputs"]["FunctionName"])
+    statements = json.loads(policy["Policy"])["Statement"]
+
+    assert [s["Principal"] for s in statements] == [{"Service": "events.amazonaws.com"}]
+
+
+def test_raw_bucket_is_encrypted_at_rest(session: boto3.Session, stack: dict[str, Any]) -> None:
+    encryption = session.client("s3").get_bucket_encryption(Bucket="cinelake-raw-test")
+    rules = encryption["ServerSideEncryptionConfiguration"]["Rules"]
+
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_raw_bucket_refuses_plain_http(session: boto3.Session, stack: dict[str, Any]) -> None:
+    policy = json.loads(
+        session.client("s3").get_bucket_policy(Bucket="cinelake-raw-test")["Policy"]
+    )
+
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert policy["Statement"][0]["Effect"] == "Deny"
+
+
+def test_template_versions_the_raw_bucket(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["RawBucket"]["Properties"]
+
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_template_blocks_all_public_access_to_the_raw_bucket(template: dict[str, Any]) -> None:
+    block = template["Resources"]["RawBucket"]["Properties"]["PublicAccessBlockConfiguration"]
+
+    assert set(block) == {
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    }
+    assert all(value is True for value in block.values())
+
+
+def test_template_aborts_incomplete_multipart_uploads_within_a_week(
+    template: dict[str, Any],
+) -> None:
+    rules = template["Resources"]["RawBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    days = [rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] for rule in rules]
+
+    assert len(days) == 1
+    assert 1 <= days[0] <= 7
+
+
+def test_template_keeps_the_raw_bucket_when_the_stack_goes(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["RawBucket"]
+
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["UpdateReplacePolicy"] == "Retain"
+
+
+def test_template_gives_the_function_the_layer_and_the_chosen_architecture(
+    template: dict[str, Any],
+) -> None:
+    function = template["Resources"]["TmdbFunction"]["Properties"]
+
+    assert function["Layers"] == [{"Ref": "DependenciesLayer"}]
+    assert function["Architectures"] == [{"Ref": "Architecture"}]
+    layer = template["Resources"]["DependenciesLayer"]["Properties"]
+    assert layer["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
+    assert layer["CompatibleRuntimes"] == [{"Ref": "Runtime"}]
+
+
+def test_template_puts_no_secret_value_in_the_template(template: dict[str, Any]) -> None:
+    secret = template["Resources"]["TmdbSecret"]["Properties"]
+
+    assert "SecretString" not in secret
+    assert "GenerateSecretString" in secret
