@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 try:
-    from awscrt import checksums as _crt_checksums
+    from awscrt import checksums as _crt_checksums  # type: ignore[import-untyped]
 except ImportError:  # pragma: no cover - exercised only where awscrt is absent (Lambda)
     _crt_checksums = None
 
@@ -26,7 +26,8 @@ def default_algorithm() -> str:
 
 
 def _crc64nvme(data: bytes, previous: int) -> int:
-    assert _crt_checksums is not None
+    if _crt_checksums is None:
+        raise ValueError("CRC64NVME needs awscrt")
     return int(_crt_checksums.crc64nvme(data, previous))
 
 

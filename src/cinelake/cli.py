@@ -55,7 +55,7 @@ def common_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--log-format",
         choices=("text", "json"),
-        help="text for people, json (one object per line) for machines; json is the Lambda default",
+        help="text for people, json (one object per line) for machines; the Lambda default",
     )
     return common
 
@@ -63,7 +63,7 @@ def common_options() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cinelake",
-        description="Land movies & series data in the raw zone of a data lake, exactly as received.",
+        description="Land movies & series data in a data lake's raw zone, exactly as received.",
     )
     parser.add_argument("--version", action="version", version=f"cinelake {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -151,7 +151,9 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
             print(f"cinelake: {obj.state}: {obj.error}", file=sys.stderr)
         anomalies = obj.details.get("observed", {}).get("anomalies")
         if anomalies and obj.state in {"written", "unchanged"} and not args.quiet:
-            print(f"cinelake: {obj.key}: landed as is, with {'; '.join(anomalies)}", file=sys.stderr)
+            print(
+                f"cinelake: {obj.key}: landed as is, with {'; '.join(anomalies)}", file=sys.stderr
+            )
     where = "not written (dry run)" if args.dry_run else manifest.key
     summary(args, f"ingest-csv {manifest.status}: {counts}; manifest {where} in {store.url}")
     return 0 if manifest.status == "succeeded" else 1
@@ -192,7 +194,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     env = dict(os.environ if environ is None else environ)
     verbosity = -1 if args.quiet else min(args.verbose, 2)
     scrubber = configure_logging(
-        verbosity=verbosity, json_format=(args.log_format or env.get("CINELAKE_LOG_FORMAT")) == "json"
+        verbosity=verbosity,
+        json_format=(args.log_format or env.get("CINELAKE_LOG_FORMAT")) == "json",
     )
     try:
         settings = load_settings(

@@ -10,11 +10,13 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cinelake.errors import InputError
 
 if TYPE_CHECKING:
+    import boto3
+
     from cinelake.settings import Settings
 
 DEFAULT_OUT = Path("dist/lambda")
@@ -96,11 +98,11 @@ def run_build(args: argparse.Namespace, settings: Settings | None = None) -> int
     from cinelake.lambda_build import build_artifacts
 
     for artifact in build_artifacts(args.out, args.arch, args.python):
-        print(f"{artifact.path}  {artifact.size_bytes} bytes  sha256:{artifact.sha256}")
+        print(f"{artifact.name}  {artifact.size_bytes} bytes  sha256:{artifact.sha256}")
     return 0
 
 
-def _session(region: str | None, settings: Settings | None) -> Any:
+def _session(region: str | None, settings: Settings | None) -> boto3.Session:
     import boto3
 
     return boto3.Session(

@@ -164,17 +164,21 @@ def stack_outputs(cloudformation: CloudFormationClient, stack_name: str) -> dict
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def _parameters(values: Mapping[str, str], updating: bool) -> list[ParameterTypeDef]:
+def _parameters(values: Mapping[str, str], previous: set[str]) -> list[ParameterTypeDef]:
     parameters: list[ParameterTypeDef] = [
         {"ParameterKey": key, "ParameterValue": value} for key, value in sorted(values.items())
     ]
-    if updating:
-        parameters += [
-            {"ParameterKey": key, "UsePreviousValue": True}
-            for key in STICKY_PARAMETERS
-            if key not in values
-        ]
+    parameters += [
+        {"ParameterKey": key, "UsePreviousValue": True}
+        for key in STICKY_PARAMETERS
+        if key in previous and key not in values
+    ]
     return parameters
+
+
+def _current_parameter_keys(cloudformation: CloudFormationClient, stack_name: str) -> set[str]:
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {p["ParameterKey"] for p in stack.get("Parameters", []) if "ParameterKey" in p}
 
 
 def apply_change_set(
@@ -198,7 +202,9 @@ def apply_change_set(
         ChangeSetName=change_set,
         ChangeSetType="UPDATE" if updating else "CREATE",
         TemplateBody=template_body,
-        Parameters=_parameters(parameters, updating),
+        Parameters=_parameters(
+            parameters, _current_parameter_keys(cloudformation, stack_name) if updating else set()
+        ),
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     waiting: WaiterConfigTypeDef = {"Delay": poll_delay_s, "MaxAttempts": 360}

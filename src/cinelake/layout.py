@@ -66,9 +66,7 @@ def is_control_key(key: str) -> bool:
 
 def partition_of(key: str) -> tuple[str, date] | None:
     """Trace a data key back to its source and date partition (`("TMDB/Movies", date)`)."""
-    match = re.match(
-        r"^Raw/(Local/CSV|TMDB/JSON)/([A-Za-z]+)/(\d{4})/(\d{2})/(\d{2})/[^/]+$", key
-    )
+    match = re.match(r"^Raw/(Local/CSV|TMDB/JSON)/([A-Za-z]+)/(\d{4})/(\d{2})/(\d{2})/[^/]+$", key)
     if not match:
         return None
     origin = "Local CSV" if match.group(1) == "Local/CSV" else "TMDB"

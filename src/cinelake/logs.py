@@ -30,7 +30,9 @@ class SecretFilter(logging.Filter):
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
         """Values shorter than 4 characters cannot be scrubbed without mangling every line."""
-        self.secrets = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
+        self.secrets = tuple(
+            sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        )
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:

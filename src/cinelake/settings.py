@@ -163,8 +163,7 @@ def _check_agreement(names: tuple[str, ...], values: Mapping[str, str]) -> None:
     if len(set(present.values())) > 1:
         listed = " and ".join(present)
         raise ConfigError(
-            f"{listed} are both set with different values; keep one of them "
-            "(values not shown)"
+            f"{listed} are both set with different values; keep one of them (values not shown)"
         )
 
 

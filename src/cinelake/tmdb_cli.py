@@ -27,7 +27,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="IMDb ids of the movies/series CSVs landed for --date (the default plan)",
     )
     plans.add_argument("--ids", help="comma-separated movie:ID, tv:ID or tt… ids")
-    plans.add_argument("--ids-file", type=Path, help="a file with one movie:ID / tv:ID / tt… a line")
+    plans.add_argument(
+        "--ids-file", type=Path, help="a file with one movie:ID / tv:ID / tt… a line"
+    )
     plans.add_argument(
         "--discover", choices=("movie", "tv"), help="land /discover pages themselves"
     )
@@ -73,15 +75,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def build_request(args: argparse.Namespace, today: Any) -> Any:
-    from cinelake.tmdb.service import TmdbIngestRequest
+    from cinelake.tmdb.service import PlanName, TmdbIngestRequest
 
     params = []
     for item in args.param:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InputError(f"--param {item!r}: use KEY=VALUE, e.g. --param sort_by=popularity.desc")
+            raise InputError(
+                f"--param {item!r}: use KEY=VALUE, e.g. --param sort_by=popularity.desc"
+            )
         params.append((key, value))
-    plan = "from-csv"
+    plan: PlanName = "from-csv"
     if args.ids or args.ids_file:
         plan = "ids"
     elif args.discover:

@@ -1,5 +1,9 @@
 """Make moto's CloudFormation deploy cinelake's template faithfully, or fail loudly.
 
+moto 5.2 executes a change set's resources but leaves the stack's template, parameters and
+Outputs as they were (only `create_stack`/`update_stack` refresh them), so a deploy through
+change sets would see no outputs; the patch at the end of this module refreshes them, as AWS does.
+
 moto skips `AWS::SecretsManager::Secret` (its Refs vanish) and `AWS::S3::BucketPolicy` while
 the stack still reports CREATE_COMPLETE. These adapters register CloudFormation models for both,
 backed by moto's own Secrets Manager and S3, so the secret, its ARN output, `put_secret_value`
@@ -16,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.cloudformation import parsing
+from moto.cloudformation.models import ChangeSet
 from moto.core.common_models import CloudFormationModel
 from moto.s3.models import s3_backends
 from moto.secretsmanager.models import secretsmanager_backends
@@ -188,3 +193,17 @@ class CloudFormationBucketPolicy(CloudFormationModel):
 
 for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
     cached.cache_clear()
+
+
+_apply_change_set = ChangeSet.apply
+
+
+def _apply_and_refresh_outputs(self: ChangeSet) -> None:
+    _apply_change_set(self)
+    self.stack.template = self.template
+    self.stack.parameters = dict(self.parameters)
+    self.stack._parse_template()
+    self.stack.output_map = self.stack._create_output_map()
+
+
+ChangeSet.apply = _apply_and_refresh_outputs  # type: ignore[method-assign]

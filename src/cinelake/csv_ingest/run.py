@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from cinelake import checksums, layout
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler
-from cinelake.errors import InputError, ObjectConflict, StoreError
+from cinelake.errors import InputError, ObjectConflict, RunError, StoreError
 from cinelake.manifest import ManifestObject, RunManifest, new_run_id, status_from_states
 from cinelake.store.base import META_RUN_ID, META_SOURCE, ProgressCallback, Store
 
@@ -78,9 +78,7 @@ def check_sources(sources: tuple[CsvSource, ...]) -> None:
             ) from None
         slot = f"{source.dataset}/{path.name}"
         if slot in seen:
-            raise InputError(
-                f"{label}: lands on the same key as {seen[slot]}; pass each file once"
-            )
+            raise InputError(f"{label}: lands on the same key as {seen[slot]}; pass each file once")
         seen[slot] = path
 
 
@@ -118,7 +116,12 @@ def ingest_csv(
     manifest.counts = {s: states.count(s) for s in ("written", "unchanged", "conflict", "failed")}
     manifest.finish(status_from_states(states))
     if not request.dry_run:
-        manifest.write(store)
+        try:
+            manifest.write(store)
+        except StoreError as exc:
+            # Say why the files failed, not only that their manifest could not follow them.
+            errors = [o.error or o.key for o in manifest.objects if o.state == "failed"]
+            raise RunError("; ".join([*errors, str(exc)])) from None
     return manifest
 
 

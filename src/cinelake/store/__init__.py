@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cinelake.errors import ConfigError
 from cinelake.settings import Settings
 from cinelake.store.base import Landed, ObjectInfo, ProgressCallback, Store
 from cinelake.store.local import LocalDirStore
 from cinelake.store.s3 import MIB, S3Store, TransferSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 __all__ = [
     "Landed",
@@ -38,7 +42,7 @@ def open_store(settings: Settings, *, check: bool = True) -> Store:
     return store
 
 
-def s3_client(settings: Settings) -> object:
+def s3_client(settings: Settings) -> S3Client:
     """A boto3 S3 client built from settings (not from whatever the process env holds)."""
     import boto3
     from botocore.config import Config
@@ -73,7 +77,9 @@ def _transfer(settings: Settings) -> TransferSettings:
     defaults = TransferSettings()
     try:
         return TransferSettings(
-            part_size=(settings.part_size_mib * MIB) if settings.part_size_mib else defaults.part_size,
+            part_size=(settings.part_size_mib * MIB)
+            if settings.part_size_mib
+            else defaults.part_size,
             max_concurrency=settings.max_concurrency or defaults.max_concurrency,
         )
     except ValueError as exc:

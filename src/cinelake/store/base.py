@@ -116,7 +116,7 @@ class Store(ABC):
     ) -> Written:
         """Stream `path` to `key` in one read that also computes SHA-256 and the CRC."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release connections; stores are cheap to keep open for a whole run."""
 
     # Rules --------------------------------------------------------------------------------
@@ -144,7 +144,9 @@ class Store(ABC):
         except ObjectExists:
             return self._after_race(key, sha, crc, len(data))
         verified = self._verify(key, crc, len(data))
-        return Landed(key, len(data), sha, self.checksum_algorithm, crc, "written", verified, version)
+        return Landed(
+            key, len(data), sha, self.checksum_algorithm, crc, "written", verified, version
+        )
 
     def put_file(
         self,

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cinelake import checksums
 from cinelake.errors import LakeUnavailable, ObjectExists
@@ -75,7 +75,7 @@ class LocalDirStore(Store):
             size=stat.st_size,
             checksum_algorithm=str(meta["checksum_algorithm"]),
             checksum=str(meta["checksum"]),
-            metadata=dict(meta.get("metadata", {})),
+            metadata=_str_map(meta.get("metadata")),
             version_id=str(meta.get("version_id")) if meta.get("version_id") else None,
         )
 
@@ -93,9 +93,7 @@ class LocalDirStore(Store):
         for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = sorted(d for d in dirnames if d != _CONTROL_DIR)
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
-            keys = sorted(
-                name if rel_dir == "." else f"{rel_dir}/{name}" for name in filenames
-            )
+            keys = sorted(name if rel_dir == "." else f"{rel_dir}/{name}" for name in filenames)
             for key in keys:
                 if key.startswith(prefix):
                     yield ObjectInfo(key=key, size=(self.root / key).stat().st_size)
@@ -162,7 +160,7 @@ class LocalDirStore(Store):
             kept = self.root / _CONTROL_DIR / "versions" / key / f"{version}-previous"
             kept.parent.mkdir(parents=True, exist_ok=True)
             os.link(final, kept)
-            os.replace(tmp, final)
+            tmp.replace(final)
             return version
         try:
             os.link(tmp, final)
@@ -170,12 +168,12 @@ class LocalDirStore(Store):
             raise ObjectExists(key) from exc
         return version
 
-    def previous_versions(self, key: str) -> list[Path]:
+    def previous_versions(self, key: str) -> tuple[Path, ...]:
         """Where replaced bytes were kept, oldest first."""
         folder = self.root / _CONTROL_DIR / "versions" / key
-        return sorted(folder.iterdir()) if folder.is_dir() else []
+        return tuple(sorted(folder.iterdir())) if folder.is_dir() else ()
 
-    def _read_meta(self, key: str) -> dict[str, object] | None:
+    def _read_meta(self, key: str) -> dict[str, Any] | None:
         try:
             loaded = json.loads(self._meta_path(key).read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
@@ -202,9 +200,9 @@ class LocalDirStore(Store):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._temp()
         tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, target)
+        tmp.replace(target)
 
-    def _rebuild_meta(self, key: str, path: Path) -> dict[str, object]:
+    def _rebuild_meta(self, key: str, path: Path) -> dict[str, Any]:
         """Bytes without a matching sidecar: a crash before it was written, or edited in place.
 
         The recomputed checksum then tells the truth about the bytes, and no SHA-256 claim
@@ -218,3 +216,7 @@ class LocalDirStore(Store):
             "checksum": crc,
             "metadata": {},
         }
+
+
+def _str_map(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

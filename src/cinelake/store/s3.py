@@ -170,6 +170,8 @@ class S3Store(Store):
             if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise _store_error(exc, key) from None
+        except BotoCoreError as exc:
+            raise _transport_error(exc, key) from None
         algorithm, value = None, None
         fields = cast(Mapping[str, Any], answer)
         for name in _ALGORITHMS:
@@ -193,6 +195,8 @@ class S3Store(Store):
             if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
                 raise FileNotFoundError(key) from None
             raise _store_error(exc, key) from None
+        except BotoCoreError as exc:
+            raise _transport_error(exc, key) from None
         return closing(cast(BinaryIO, answer["Body"]))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
@@ -204,7 +208,7 @@ class S3Store(Store):
     def _write_bytes(
         self, key: str, data: bytes, metadata: Mapping[str, str], checksum: str, *, replace: bool
     ) -> str | None:
-        conditional = {} if replace else self._if_none_match()
+        conditional: dict[str, Any] = {} if replace else self._if_none_match()
         try:
             answer = self.client.put_object(
                 Bucket=self.bucket,
@@ -217,6 +221,8 @@ class S3Store(Store):
             )
         except ClientError as exc:
             raise _store_error(exc, key) from None
+        except BotoCoreError as exc:
+            raise _transport_error(exc, key) from None
         return answer.get("VersionId")
 
     def _write_file(
@@ -244,7 +250,7 @@ class S3Store(Store):
         self._abort_stale_uploads(key)
         return _MultipartUpload(self, key, path, metadata, replace, progress, tap).run()
 
-    def _if_none_match(self) -> dict[str, str]:
+    def _if_none_match(self) -> dict[str, Any]:
         return {"IfNoneMatch": "*"} if self.honours_conditional_writes() else {}
 
     def _abort_stale_uploads(self, key: str) -> None:
@@ -276,7 +282,7 @@ class _MultipartUpload:
     whatever the file size.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - one upload's whole context, built in one place
         self,
         store: S3Store,
         key: str,
@@ -299,7 +305,7 @@ class _MultipartUpload:
         client = store.client
         algorithm = store.checksum_algorithm
         full_key = store._k(self.key)
-        conditional = {} if self.replace else store._if_none_match()
+        conditional: dict[str, Any] = {} if self.replace else store._if_none_match()
         created = client.create_multipart_upload(
             Bucket=store.bucket,
             Key=full_key,
@@ -350,13 +356,13 @@ class _MultipartUpload:
             )
         except BaseException as exc:
             try:
-                client.abort_multipart_upload(
-                    Bucket=store.bucket, Key=full_key, UploadId=upload_id
-                )
+                client.abort_multipart_upload(Bucket=store.bucket, Key=full_key, UploadId=upload_id)
             except (ClientError, BotoCoreError):
                 log.warning("could not abort the incomplete upload of %s", self.key)
             if isinstance(exc, ClientError):
                 raise _store_error(exc, self.key) from None
+            if isinstance(exc, BotoCoreError):
+                raise _transport_error(exc, self.key) from None
             raise
         return Written(size, sha.hexdigest(), crc.b64(), answer.get("VersionId"))
 
@@ -405,3 +411,11 @@ def _store_error(exc: ClientError, key: str) -> StoreError:
         return StoreError(f"{key}: the bucket does not exist; create it or fix NOME_DO_BUCKET_S3")
     message = exc.response.get("Error", {}).get("Message", "")
     return StoreError(f"{key}: S3 answered {code} {message}".strip())
+
+
+def _transport_error(exc: BotoCoreError, key: str) -> StoreError:
+    """The endpoint went away mid-run (connection refused, timeout): one line, no traceback."""
+    return StoreError(
+        f"{key}: the S3 endpoint failed mid-run ({type(exc).__name__}); nothing partial is "
+        "visible, re-run to retry"
+    )

@@ -28,7 +28,7 @@ from cinelake.errors import RunError, StoreError, UsageError
 from cinelake.manifest import ManifestObject
 from cinelake.store.base import META_RUN_ID, Store
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
-from cinelake.tmdb.outcomes import Outcome, classify, from_body
+from cinelake.tmdb.outcomes import Outcome, State, classify, from_body
 from cinelake.tmdb.plans import batches, request_of
 
 log = logging.getLogger(__name__)
@@ -158,9 +158,7 @@ class PhaseRunner:
     # Batches ------------------------------------------------------------------------------
     def _start(self, pool: ThreadPoolExecutor, number: int, items: Sequence[str]) -> _Attempt:
         recovered, errors_landed, files, next_part = self._recover(number)
-        futures = {
-            item: pool.submit(self._fetch, item) for item in items if item not in recovered
-        }
+        futures = {item: pool.submit(self._fetch, item) for item in items if item not in recovered}
         return _Attempt(number, items, recovered, errors_landed, files, next_part, futures)
 
     def _fetch(self, item: str) -> Outcome:
@@ -191,7 +189,9 @@ class PhaseRunner:
             for chunk in _split(group, self.batch_size):
                 files.append(self._write(structure, attempt.number, part, chunk))
                 part += 1
-        new_errors = [o for o in done if o.error is not None and o.item not in attempt.errors_landed]
+        new_errors = [
+            o for o in done if o.error is not None and o.item not in attempt.errors_landed
+        ]
         if new_errors:
             files.append(self._write("Errors", attempt.number, part, new_errors))
             part += 1
@@ -210,9 +210,7 @@ class PhaseRunner:
             "phase": self.phase,
             "batch": attempt.number,
             "run_id": self.ctx.run_id,
-            "items": {
-                o.item: {"state": o.state, "children": o.children} for o in done
-            },
+            "items": {o.item: {"state": o.state, "children": o.children} for o in done},
             "files": files,
             "compacted": sum(1 for o in done if o.compacted),
         }
@@ -276,7 +274,7 @@ class PhaseRunner:
         keys = [o.key for o in self.ctx.store.list(f"{self.state_dir}batches/")]
         markers: dict[int, dict[str, Any]] = {}
         with ThreadPoolExecutor(8) as pool:
-            for key, raw in zip(keys, pool.map(self.ctx.store.get_bytes, keys), strict=True):
+            for raw in pool.map(self.ctx.store.get_bytes, keys):
                 marker = json.loads(raw)
                 markers[int(marker["batch"])] = marker
         return markers
@@ -293,7 +291,9 @@ class PhaseRunner:
                     orphans.setdefault(number, []).append((structure, info.key))
         return orphans
 
-    def _recover(self, number: int) -> tuple[dict[str, Outcome], set[str], list[dict[str, Any]], int]:
+    def _recover(
+        self, number: int
+    ) -> tuple[dict[str, Outcome], set[str], list[dict[str, Any]], int]:
         """Adopt files an interrupted attempt at this batch landed without its marker."""
         recovered: dict[str, Outcome] = {}
         errors_landed: set[str] = set()
@@ -312,7 +312,7 @@ class PhaseRunner:
                     error = json.loads(line)
                     errors_landed.add(error["item"])
                     if error["item"] not in recovered:
-                        state = "not_found" if error["reason"] == "not found" else "failed"
+                        state: State = "not_found" if error["reason"] == "not found" else "failed"
                         recovered[error["item"]] = Outcome(error["item"], state, error=error)
             else:
                 for item, line in zip(items, lines, strict=True):

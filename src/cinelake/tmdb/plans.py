@@ -47,9 +47,7 @@ class PlanSpec:
 def check_append(names: Sequence[str]) -> tuple[str, ...]:
     cleaned = tuple(n.strip() for n in names if n.strip())
     if len(cleaned) > MAX_APPEND:
-        raise InputError(
-            f"--append lists {len(cleaned)} items; TMDB accepts at most {MAX_APPEND}"
-        )
+        raise InputError(f"--append lists {len(cleaned)} items; TMDB accepts at most {MAX_APPEND}")
     for name in cleaned:
         if not APPEND_NAME.match(name):
             raise InputError(f"--append {name!r}: not a TMDB sub-resource name (a-z and _)")
@@ -107,9 +105,9 @@ def changes_windows(since: date, until: date) -> list[tuple[date, date]]:
     return windows
 
 
-def request_of(item: str, append: Sequence[str], discover_params: dict[str, str]) -> tuple[
-    str, dict[str, str]
-]:
+def request_of(
+    item: str, append: Sequence[str], discover_params: dict[str, str]
+) -> tuple[str, dict[str, str]]:
     """The endpoint and query for an item (credentials are the client's business)."""
     kind, _, ref = item.partition(":")
     if kind in {"movie", "tv"}:

@@ -50,7 +50,7 @@ class TokenBucket:
             self._sleep(wait)
 
     def pause(self, seconds: float) -> None:
-        """Hold every worker for `seconds` (a 429's Retry-After applies to the key, not a thread)."""
+        """Hold every worker: a 429's Retry-After applies to the key, not to one thread."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
             self._tokens = 0.0

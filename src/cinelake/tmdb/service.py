@@ -169,9 +169,7 @@ def _run_plan(
         runner = PhaseRunner(ctx, first_phase, plan.first_items, request.batch_size)
         runner.prefetched = plan.prefetched
         phases.append((first_phase, runner.run()))
-    details_items = unique(
-        [*plan.direct_details, *(c for _, r in phases for c in r.children)]
-    )
+    details_items = unique([*plan.direct_details, *(c for _, r in phases for c in r.children)])
     first_complete = all(r.complete for _, r in phases)
     if details_items and first_complete and request.plan != "discover":
         phases.append(
@@ -435,9 +433,9 @@ def _changes_items(
     request: TmdbIngestRequest, client: TmdbClient, prefetched: dict[str, TmdbAnswer]
 ) -> list[str]:
     kind = request.kind or "movie"
-    assert request.since is not None
+    since = request.since or request.run_date
     items: list[str] = []
-    for start, end in changes_windows(request.since, request.run_date):
+    for start, end in changes_windows(since, request.run_date):
         first = f"changes-{kind}:{start}:{end}:1"
         path, params = request_of(first, (), {})
         answer = client.get(path, params)
