@@ -10,8 +10,10 @@ into Secrets Manager; it is never part of the template, a parameter, a log line 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -239,6 +241,18 @@ def apply_change_set(
     return True
 
 
+@contextmanager
+def _no_request_logging() -> Iterator[None]:
+    """botocore logs request parameters (the secret value among them) at DEBUG; not this call."""
+    botocore_log = logging.getLogger("botocore")
+    previous = botocore_log.level
+    botocore_log.setLevel(max(previous, logging.INFO))
+    try:
+        yield
+    finally:
+        botocore_log.setLevel(previous)
+
+
 def set_tmdb_secret(
     secretsmanager: SecretsManagerClient, secret_arn: str, credentials: Mapping[str, str]
 ) -> bool:
@@ -246,7 +260,8 @@ def set_tmdb_secret(
     value = {name: credentials[name] for name in CREDENTIAL_NAMES if credentials.get(name)}
     if not value:
         return False
-    secretsmanager.put_secret_value(SecretId=secret_arn, SecretString=json.dumps(value))
+    with _no_request_logging():
+        secretsmanager.put_secret_value(SecretId=secret_arn, SecretString=json.dumps(value))
     return True
 
 

@@ -3,6 +3,8 @@
 moto 5.2 executes a change set's resources but leaves the stack's template, parameters and
 Outputs as they were (only `create_stack`/`update_stack` refresh them), so a deploy through
 change sets would see no outputs; the patch at the end of this module refreshes them, as AWS does.
+A `AWS::Lambda::LayerVersion`'s Ref is a Python repr in moto, which breaks the function's update
+(moto parses `Layers` as ARNs there); it is given the layer version ARN, as on AWS.
 
 moto skips `AWS::SecretsManager::Secret` (its Refs vanish) and `AWS::S3::BucketPolicy` while
 the stack still reports CREATE_COMPLETE. These adapters register CloudFormation models for both,
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from moto.awslambda.models import LayerVersion
 from moto.cloudformation import parsing
 from moto.cloudformation.models import ChangeSet
 from moto.core.common_models import CloudFormationModel
@@ -207,3 +210,4 @@ def _apply_and_refresh_outputs(self: ChangeSet) -> None:
 
 
 ChangeSet.apply = _apply_and_refresh_outputs  # type: ignore[method-assign]
+LayerVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
