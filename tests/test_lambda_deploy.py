@@ -92,10 +92,13 @@ def third(
 
 
 def _schedule_state(session: boto3.Session) -> str:
-    resource = session.client("cloudformation").describe_stack_resource(
-        StackName=STACK, LogicalResourceId="ScheduleRule"
-    )["StackResourceDetail"]
-    return session.client("events").describe_rule(Name=resource["PhysicalResourceId"])["State"]
+    resources = session.client("cloudformation").describe_stack_resources(StackName=STACK)
+    rule = next(
+        r["PhysicalResourceId"]
+        for r in resources["StackResources"]
+        if r["LogicalResourceId"] == "ScheduleRule"
+    )
+    return session.client("events").describe_rule(Name=rule)["State"]
 
 
 def test_first_deploy_creates_the_stack(first: tuple[DeployResult, str]) -> None:

@@ -20,6 +20,15 @@ _STANDARD_ATTRS = frozenset(
 REDACTED = "***"
 
 
+_run_id: str | None = None
+
+
+def set_run_id(run_id: str | None) -> None:
+    """Tag every later record with the run id; a global, because worker threads log too."""
+    global _run_id  # noqa: PLW0603 - one run per process at a time, by design
+    _run_id = run_id
+
+
 class SecretFilter(logging.Filter):
     """Replace known secret values in messages and extra fields before any handler sees them."""
 
@@ -40,6 +49,8 @@ class SecretFilter(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _run_id and not hasattr(record, "run_id"):
+            record.run_id = _run_id
         if self.secrets:
             record.msg = self.scrub(record.getMessage())
             record.args = None

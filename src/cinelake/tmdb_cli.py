@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,14 @@ def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
         settings = replace(settings, tmdb_base_url=args.tmdb_base_url.rstrip("/"))
     store = open_store(settings)
     bars = None if args.quiet else terminal_progress()
-    progress = bars("TMDB items", 0, "items") if bars else None
-    manifest = run_tmdb_ingest(request, settings=settings, store=store, progress=progress)
+    item_bars: Callable[[str, int], Callable[[int], None]] | None = None
+    if bars is not None:
+        factory = bars
+
+        def item_bars(label: str, total: int) -> Callable[[int], None]:
+            return factory(label, total, "items")
+
+    manifest = run_tmdb_ingest(request, settings=settings, store=store, progress=item_bars)
     if args.json:
         print_json(manifest.to_dict())
     counts = manifest.counts

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from cinelake import checksums, layout
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler
 from cinelake.errors import InputError, ObjectConflict, RunError, StoreError
+from cinelake.logs import set_run_id
 from cinelake.manifest import ManifestObject, RunManifest, new_run_id, status_from_states
 from cinelake.store.base import META_RUN_ID, META_SOURCE, ProgressCallback, Store
 
@@ -91,6 +92,7 @@ def ingest_csv(
 ) -> RunManifest:
     check_sources(request.sources)
     run_id = run_id or new_run_id()
+    set_run_id(run_id)
     manifest = RunManifest(
         run_id=run_id,
         command="ingest-csv",
@@ -122,6 +124,12 @@ def ingest_csv(
             # Say why the files failed, not only that their manifest could not follow them.
             errors = [o.error or o.key for o in manifest.objects if o.state == "failed"]
             raise RunError("; ".join([*errors, str(exc)])) from None
+    log.info(
+        "run %s %s",
+        run_id,
+        manifest.status,
+        extra={"event": "run.finished", "status": manifest.status, "manifest": manifest.key},
+    )
     return manifest
 
 

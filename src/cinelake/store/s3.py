@@ -184,7 +184,8 @@ class S3Store(Store):
             size=int(answer["ContentLength"]),
             checksum_algorithm=algorithm,
             checksum=value,
-            metadata=dict(answer.get("Metadata", {})),
+            # HTTP headers are case-insensitive; AWS answers lowercase, rclone capitalises.
+            metadata={k.lower(): v for k, v in answer.get("Metadata", {}).items()},
             version_id=answer.get("VersionId"),
         )
 

@@ -37,6 +37,8 @@ META_ITEMS = "cinelake-items"
 META_PLAN = "cinelake-plan"
 MAX_FILE_BYTES = 10 * 1000 * 1000
 ItemProgress = Callable[[int], None]
+ProgressFactory = Callable[[str, int], ItemProgress]
+"""Given a phase label and its item count, returns the callback that advances its bar."""
 
 
 class Deadline:
@@ -72,7 +74,7 @@ class PhaseContext:
     deadline: Deadline
     workers: int = 16
     stop_margin: float = 2.0
-    progress: ItemProgress | None = None
+    progress: ProgressFactory | None = None
     written: list[ManifestObject] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
@@ -116,6 +118,7 @@ class PhaseRunner:
         self.state_dir = f"{layout.state_prefix(ctx.run_date, ctx.plan_id)}{phase}/"
         self.prefetched: dict[str, TmdbAnswer] = {}
         self._orphans: dict[int, list[tuple[str, str]]] = {}
+        self._advance: ItemProgress | None = None
 
     # Public -------------------------------------------------------------------------------
     def run(self) -> PhaseResult:
@@ -123,6 +126,8 @@ class PhaseRunner:
         self._orphans = self._list_orphans(markers)
         result = PhaseResult()
         pending = [(n, b) for n, b in batches(self.items, self.batch_size) if n not in markers]
+        todo = sum(len(b) for _, b in pending)
+        self._advance = self.ctx.progress(f"TMDB {self.phase}", todo) if self.ctx.progress else None
         window: deque[_Attempt] = deque()
         finished: dict[int, dict[str, Any]] = dict(markers)
         with ThreadPoolExecutor(self.ctx.workers, thread_name_prefix="cinelake-tmdb") as pool:
@@ -169,8 +174,8 @@ class PhaseRunner:
             path, params = request_of(item, self.ctx.append, self.ctx.discover_params)
             answer = self.ctx.client.get(path, params)
         outcome = classify(item, answer)
-        if self.ctx.progress and outcome.state != "interrupted":
-            self.ctx.progress(1)
+        if self._advance and outcome.state != "interrupted":
+            self._advance(1)
         return outcome
 
     def _finish(self, attempt: _Attempt, finished: dict[int, dict[str, Any]]) -> None:
@@ -220,6 +225,18 @@ class PhaseRunner:
             {META_RUN_ID: self.ctx.run_id},
         )
         finished[attempt.number] = marker
+        log.info(
+            "%s batch %s landed: %s items",
+            self.phase,
+            attempt.number,
+            len(done),
+            extra={
+                "event": "tmdb.batch_committed",
+                "phase": self.phase,
+                "batch": attempt.number,
+                "items": len(done),
+            },
+        )
 
     def _check_reachable(self, fresh: dict[str, Outcome]) -> None:
         """A whole batch without a single HTTP answer means TMDB is unreachable, not flaky."""

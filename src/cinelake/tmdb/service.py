@@ -17,11 +17,18 @@ from typing import Any, Literal
 
 from cinelake import layout
 from cinelake.errors import InputError
+from cinelake.logs import set_run_id
 from cinelake.manifest import RunManifest, new_run_id
 from cinelake.settings import Settings
 from cinelake.store.base import META_RUN_ID, Store
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
-from cinelake.tmdb.engine import Deadline, ItemProgress, PhaseContext, PhaseResult, PhaseRunner
+from cinelake.tmdb.engine import (
+    Deadline,
+    PhaseContext,
+    PhaseResult,
+    PhaseRunner,
+    ProgressFactory,
+)
 from cinelake.tmdb.plans import (
     DEFAULT_APPEND,
     MAX_DISCOVER_PAGE,
@@ -102,11 +109,12 @@ def run_tmdb_ingest(
     client: TmdbClient | None = None,
     deadline: Deadline | None = None,
     retry_policy: RetryPolicy | None = None,
-    progress: ItemProgress | None = None,
+    progress: ProgressFactory | None = None,
     run_id: str | None = None,
 ) -> RunManifest:
     request = request.checked()
     run_id = run_id or new_run_id()
+    set_run_id(run_id)
     deadline = deadline or Deadline(request.max_seconds)
     own_client = client is None
     if client is None:
@@ -155,6 +163,12 @@ def run_tmdb_ingest(
         http_429=client.stats.throttled,
     )
     manifest.write(store)
+    log.info(
+        "run %s %s",
+        run_id,
+        manifest.status,
+        extra={"event": "run.finished", "status": manifest.status, "manifest": manifest.key},
+    )
     return manifest
 
 
