@@ -592,6 +592,8 @@ def machine_facts(tools: Toolbox) -> list[str]:
         f"awscli {version('awscli')}, cinelake {version('cinelake')}",
         f"s5cmd {first_line([tools.s5cmd, 'version'])}, "
         f"{first_line([tools.rclone, 'version'])}, {first_line(['openssl', 'version'])}",
+        "peak RSS: "
+        + ("GNU time (the tool's own)" if GNU_TIME.exists() else "ru_maxrss (floored by ours)"),
         "cinelake tuning env: "
         + (
             ", ".join(

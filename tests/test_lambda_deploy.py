@@ -91,6 +91,15 @@ def third(
     return _deploy(session, built[0], parameters={"MemorySize": "1024"})[0]
 
 
+@pytest.fixture(scope="module")
+def repeated(
+    session: boto3.Session,
+    built: tuple[Path, dict[str, Artifact]],
+    third: DeployResult,
+) -> DeployResult:
+    return _deploy(session, built[0])[0]
+
+
 def _schedule_state(session: boto3.Session) -> str:
     resources = session.client("cloudformation").describe_stack_resources(StackName=STACK)
     rule = next(
@@ -179,3 +188,12 @@ def test_a_later_deploy_keeps_the_schedule_it_was_not_asked_to_change(
 ) -> None:
     assert third.stack_changed
     assert _schedule_state(session) == "ENABLED"
+
+
+def test_a_deploy_with_nothing_new_leaves_the_stack_unchanged(
+    session: boto3.Session, repeated: DeployResult
+) -> None:
+    stack = session.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+
+    assert not repeated.stack_changed
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"

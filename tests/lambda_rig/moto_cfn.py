@@ -4,7 +4,9 @@ moto 5.2 executes a change set's resources but leaves the stack's template, para
 Outputs as they were (only `create_stack`/`update_stack` refresh them), so a deploy through
 change sets would see no outputs; the patch at the end of this module refreshes them, as AWS does.
 A `AWS::Lambda::LayerVersion`'s Ref is a Python repr in moto, which breaks the function's update
-(moto parses `Layers` as ARNs there); it is given the layer version ARN, as on AWS.
+(moto parses `Layers` as ARNs there); it is given the layer version ARN, as on AWS. And moto
+has no update for `AWS::Logs::LogGroup`: a stack update turns the group into None (and later
+calls fail), so an update that applies the retention and keeps the group is added.
 
 moto skips `AWS::SecretsManager::Secret` (its Refs vanish) and `AWS::S3::BucketPolicy` while
 the stack still reports CREATE_COMPLETE. These adapters register CloudFormation models for both,
@@ -25,6 +27,7 @@ from moto.awslambda.models import LayerVersion
 from moto.cloudformation import parsing
 from moto.cloudformation.models import ChangeSet
 from moto.core.common_models import CloudFormationModel
+from moto.logs.models import LogGroup
 from moto.s3.models import s3_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import ThreadedMotoServer
@@ -211,3 +214,19 @@ def _apply_and_refresh_outputs(self: ChangeSet) -> None:
 
 ChangeSet.apply = _apply_and_refresh_outputs  # type: ignore[method-assign]
 LayerVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
+
+
+def _update_log_group(
+    cls: type[LogGroup],
+    *,
+    original_resource: LogGroup,
+    new_resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+) -> LogGroup:
+    original_resource.set_retention_policy(cloudformation_json["Properties"].get("RetentionInDays"))
+    return original_resource
+
+
+LogGroup.update_from_cloudformation_json = classmethod(_update_log_group)  # type: ignore[assignment,arg-type]
