@@ -16,6 +16,7 @@ from cinelake.lambda_build import (
     build_artifacts,
     build_function,
     check_limits,
+    load_artifacts,
 )
 
 
@@ -160,3 +161,28 @@ def test_build_checks_the_limits_it_is_given(tmp_path: Path) -> None:
 
 def test_artifact_too_large_is_a_cinelake_error() -> None:
     assert issubclass(ArtifactTooLarge, CinelakeError)
+
+
+def test_a_previous_build_for_the_same_target_is_reused(artifacts: dict[str, Artifact]) -> None:
+    out = artifacts["layer.zip"].path.parent
+
+    reused = load_artifacts(out, "x86_64", "3.12")
+
+    assert reused is not None
+    assert {a.name: a.sha256 for a in reused} == {n: a.sha256 for n, a in artifacts.items()}
+
+
+def test_a_previous_build_for_another_architecture_is_not_reused(
+    artifacts: dict[str, Artifact],
+) -> None:
+    out = artifacts["layer.zip"].path.parent
+
+    assert load_artifacts(out, "arm64", "3.12") is None
+
+
+def test_a_zip_changed_since_its_build_is_not_reused(tmp_path: Path) -> None:
+    build_artifacts(tmp_path)
+    with (tmp_path / "function.zip").open("ab") as stream:
+        stream.write(b"tampered")
+
+    assert load_artifacts(tmp_path, "x86_64", "3.12") is None

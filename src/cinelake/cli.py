@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
     _add_ingest_csv(commands, common)
-    for module in _COMMAND_MODULES:
-        module(commands, common)
+    for register in _command_groups():
+        register(commands, common)
     return parser
 
 
@@ -177,18 +177,14 @@ def summary(args: argparse.Namespace, line: str) -> None:
     print(f"cinelake: {line}", file=stream)
 
 
-def _register_optional_commands() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
+def _command_groups() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
+    """Each command group registers itself; imported here, after this module is loaded."""
     from cinelake import tmdb_cli
 
     return [tmdb_cli.register]
 
 
-_COMMAND_MODULES: list[Callable[[Any, argparse.ArgumentParser], None]] = []
-
-
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
-    if not _COMMAND_MODULES:
-        _COMMAND_MODULES.extend(_register_optional_commands())
     parser = build_parser()
     args = parser.parse_args(argv)
     env = dict(os.environ if environ is None else environ)

@@ -199,16 +199,22 @@ def apply_change_set(
         )
     updating = status not in {None, "REVIEW_IN_PROGRESS"}
     change_set = f"cinelake-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    cloudformation.create_change_set(
-        StackName=stack_name,
-        ChangeSetName=change_set,
-        ChangeSetType="UPDATE" if updating else "CREATE",
-        TemplateBody=template_body,
-        Parameters=_parameters(
-            parameters, _current_parameter_keys(cloudformation, stack_name) if updating else set()
-        ),
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )
+    try:
+        cloudformation.create_change_set(
+            StackName=stack_name,
+            ChangeSetName=change_set,
+            ChangeSetType="UPDATE" if updating else "CREATE",
+            TemplateBody=template_body,
+            Parameters=_parameters(
+                parameters,
+                _current_parameter_keys(cloudformation, stack_name) if updating else set(),
+            ),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+    except ClientError as exc:
+        if any(marker in str(exc) for marker in NO_CHANGES):
+            return False
+        raise
     waiting: WaiterConfigTypeDef = {"Delay": poll_delay_s, "MaxAttempts": 360}
     try:
         cloudformation.get_waiter("change_set_create_complete").wait(

@@ -1,0 +1,271 @@
+"""One storage contract, three backends: a local folder, S3 on moto, S3 on `rclone serve s3`.
+
+What an endpoint lacks (conditional writes, multipart checksums on rclone) is detected by the
+store and asserted here as detected, never assumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import S3Endpoint, new_bucket
+
+from cinelake import checksums
+from cinelake.errors import ObjectConflict
+from cinelake.settings import load_settings
+from cinelake.store import LocalDirStore, S3Store, Store, open_store
+from cinelake.store.base import META_SHA256
+
+MIB = 1024 * 1024
+BACKENDS = ["local", "moto", "rclone"]
+
+
+@dataclass
+class Backend:
+    name: str
+    store: Store
+    endpoint: S3Endpoint | None = None
+
+
+def _open(
+    name: str, request: pytest.FixtureRequest, tmp_path: Path, *, versioned: bool
+) -> Backend:
+    if name == "local":
+        return Backend(name, LocalDirStore(tmp_path / "lake"))
+    endpoint: S3Endpoint = request.getfixturevalue(f"{name}_endpoint")
+    bucket = new_bucket(endpoint, versioned=versioned)
+    settings = load_settings(
+        environ=endpoint.env()
+        | {"CINELAKE_LAKE": f"s3://{bucket}", "CINELAKE_PART_SIZE_MIB": "5"}
+    )
+    return Backend(name, open_store(settings), endpoint)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path
+) -> Iterator[Backend]:
+    opened = _open(request.param, request, tmp_path, versioned=False)
+    yield opened
+    opened.store.close()
+
+
+@pytest.fixture(params=["local", "moto"])
+def versioned_backend(
+    request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path
+) -> Iterator[Backend]:
+    opened = _open(request.param, request, tmp_path, versioned=True)
+    yield opened
+    opened.store.close()
+
+
+@pytest.fixture(scope="module")
+def multipart_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~12 MiB: three parts of 5 MiB, the last one short."""
+    path = tmp_path_factory.mktemp("big") / "big.csv"
+    path.write_bytes(os.urandom(12 * MIB + 12345))
+    return path
+
+
+def crc_of(data: bytes, store: Store) -> str:
+    return checksums.of_bytes(store.checksum_algorithm, data)
+
+
+# Small objects --------------------------------------------------------------------------------
+
+
+def test_put_bytes_then_head_reports_size_checksum_and_metadata(backend: Backend) -> None:
+    data = b"id|titulo\n1|Cidade de Deus\n"
+    backend.store.put_bytes("Raw/x/a.csv", data, {"cinelake-run-id": "run-1"})
+
+    info = backend.store.head("Raw/x/a.csv")
+
+    assert info is not None
+    assert info.size == len(data)
+    assert info.checksum_algorithm == backend.store.checksum_algorithm
+    assert info.checksum == crc_of(data, backend.store)
+    assert info.metadata["cinelake-run-id"] == "run-1"
+    assert info.metadata[META_SHA256] == hashlib.sha256(data).hexdigest()
+
+
+def test_put_bytes_reports_written_and_verified_by_the_server_checksum(backend: Backend) -> None:
+    landed = backend.store.put_bytes("Raw/x/a.csv", b"abc")
+    assert landed.state == "written"
+    assert landed.verified_by == "server-checksum"
+    assert landed.sha256 == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_head_of_a_missing_key_is_none(backend: Backend) -> None:
+    assert backend.store.head("Raw/x/missing.csv") is None
+
+
+def test_same_bytes_again_is_unchanged(backend: Backend) -> None:
+    backend.store.put_bytes("Raw/x/a.csv", b"same bytes")
+    again = backend.store.put_bytes("Raw/x/a.csv", b"same bytes")
+    assert again.state == "unchanged"
+
+
+def test_different_bytes_for_a_taken_key_are_refused_and_the_original_kept(
+    backend: Backend,
+) -> None:
+    backend.store.put_bytes("Raw/x/a.csv", b"original")
+    with pytest.raises(ObjectConflict, match="never overwritten"):
+        backend.store.put_bytes("Raw/x/a.csv", b"impostor")
+    assert backend.store.get_bytes("Raw/x/a.csv") == b"original"
+
+
+def test_overwrite_is_refused_where_previous_versions_are_not_kept(backend: Backend) -> None:
+    if backend.name == "local":
+        pytest.skip("the local backend always keeps previous versions")
+    assert not backend.store.keeps_versions
+    backend.store.put_bytes("Raw/x/a.csv", b"original")
+    with pytest.raises(ObjectConflict, match="does not keep previous versions"):
+        backend.store.put_bytes("Raw/x/a.csv", b"replacement", overwrite=True)
+    assert backend.store.get_bytes("Raw/x/a.csv") == b"original"
+
+
+def test_overwrite_is_allowed_where_previous_versions_are_kept(versioned_backend: Backend) -> None:
+    store = versioned_backend.store
+    assert store.keeps_versions
+    store.put_bytes("Raw/x/a.csv", b"original")
+
+    landed = store.put_bytes("Raw/x/a.csv", b"replacement", overwrite=True)
+
+    assert landed.state == "written"
+    assert store.get_bytes("Raw/x/a.csv") == b"replacement"
+    assert previous_bytes(versioned_backend, "Raw/x/a.csv") == [b"original"]
+
+
+def previous_bytes(backend: Backend, key: str) -> list[bytes]:
+    """The replaced bytes, read back through the backend's own versioning."""
+    store = backend.store
+    if isinstance(store, LocalDirStore):
+        return [path.read_bytes() for path in store.previous_versions(key)]
+    assert isinstance(store, S3Store)
+    client = store.client
+    versions = client.list_object_versions(Bucket=store.bucket, Prefix=key)["Versions"]
+    older = [v for v in versions if v["Key"] == key and not v["IsLatest"]]
+    return [
+        client.get_object(Bucket=store.bucket, Key=key, VersionId=v["VersionId"])["Body"].read()
+        for v in older
+    ]
+
+
+# Large files ----------------------------------------------------------------------------------
+
+
+def test_put_file_in_several_parts_lands_byte_identical(
+    backend: Backend, multipart_file: Path
+) -> None:
+    backend.store.put_file("Raw/x/big.csv", multipart_file)
+    assert backend.store.sha256_of("Raw/x/big.csv") == hashlib.sha256(
+        multipart_file.read_bytes()
+    ).hexdigest()
+
+
+def test_put_file_reports_the_full_object_checksum_computed_locally(
+    backend: Backend, multipart_file: Path
+) -> None:
+    data = multipart_file.read_bytes()
+    landed = backend.store.put_file("Raw/x/big.csv", multipart_file)
+    assert landed.state == "written"
+    assert landed.size == len(data)
+    assert landed.sha256 == hashlib.sha256(data).hexdigest()
+    assert landed.checksum == crc_of(data, backend.store)
+
+
+def test_put_file_is_verified_by_the_server_checksum_where_the_server_keeps_it(
+    backend: Backend, multipart_file: Path
+) -> None:
+    landed = backend.store.put_file("Raw/x/big.csv", multipart_file)
+    if backend.name == "rclone":
+        # rclone keeps no multipart checksum: the store must notice and say so, not fail.
+        assert backend.store.head("Raw/x/big.csv").checksum is None  # type: ignore[union-attr]
+        assert landed.verified_by == "size-only"
+    else:
+        assert landed.verified_by == "server-checksum"
+        assert backend.store.head("Raw/x/big.csv").checksum == landed.checksum  # type: ignore[union-attr]
+
+
+def test_put_file_of_the_same_large_file_again_is_unchanged(
+    backend: Backend, multipart_file: Path
+) -> None:
+    backend.store.put_file("Raw/x/big.csv", multipart_file)
+    assert backend.store.put_file("Raw/x/big.csv", multipart_file).state == "unchanged"
+
+
+def test_put_file_feeds_the_tap_every_byte_once_in_order(
+    backend: Backend, multipart_file: Path
+) -> None:
+    seen = hashlib.sha256()
+    backend.store.put_file("Raw/x/big.csv", multipart_file, tap=seen.update)
+    assert seen.hexdigest() == hashlib.sha256(multipart_file.read_bytes()).hexdigest()
+
+
+def test_put_file_reports_progress_up_to_the_file_size(
+    backend: Backend, multipart_file: Path
+) -> None:
+    sent: list[int] = []
+    backend.store.put_file("Raw/x/big.csv", multipart_file, progress=sent.append)
+    assert sum(sent) == multipart_file.stat().st_size
+
+
+# Reading --------------------------------------------------------------------------------------
+
+
+def test_list_returns_objects_under_the_prefix_in_key_order(backend: Backend) -> None:
+    for key in ["Raw/b/2.csv", "Raw/a/z.csv", "Raw/a/1.csv", "Raw/ab.csv", "Other/x.csv"]:
+        backend.store.put_bytes(key, key.encode())
+
+    listed = [(info.key, info.size) for info in backend.store.list("Raw/")]
+
+    expected = sorted(["Raw/b/2.csv", "Raw/a/z.csv", "Raw/a/1.csv", "Raw/ab.csv"])
+    assert listed == [(key, len(key)) for key in expected]
+
+
+def test_list_prefix_is_a_string_prefix_not_a_folder(backend: Backend) -> None:
+    for key in ["Raw/a/1.csv", "Raw/ab.csv", "Raw/b.csv"]:
+        backend.store.put_bytes(key, b"x")
+    assert [info.key for info in backend.store.list("Raw/a")] == ["Raw/a/1.csv", "Raw/ab.csv"]
+
+
+def test_list_of_an_empty_prefix_is_empty(backend: Backend) -> None:
+    assert list(backend.store.list("Raw/nothing/")) == []
+
+
+def test_open_read_streams_the_object_in_chunks(backend: Backend, multipart_file: Path) -> None:
+    backend.store.put_file("Raw/x/big.csv", multipart_file)
+    chunks: list[bytes] = []
+    with backend.store.open_read("Raw/x/big.csv") as reader:
+        while chunk := reader.read(MIB):
+            chunks.append(chunk)
+    assert len(chunks) > 1
+    assert b"".join(chunks) == multipart_file.read_bytes()
+
+
+def test_open_read_of_a_missing_key_raises_file_not_found(backend: Backend) -> None:
+    with pytest.raises(FileNotFoundError):
+        backend.store.open_read("Raw/x/missing.csv")
+
+
+# What S3 endpoints do or do not honour --------------------------------------------------------
+
+
+def test_conditional_write_support_is_detected_not_assumed(backend: Backend) -> None:
+    if backend.endpoint is None:
+        pytest.skip("the local backend writes with O_EXCL-like links, no endpoint to probe")
+    store = backend.store
+    assert isinstance(store, S3Store)
+    assert store.honours_conditional_writes() is backend.endpoint.conditional_writes
+
+
+def test_conditional_write_probe_leaves_no_object_behind(backend: Backend) -> None:
+    if not isinstance(backend.store, S3Store):
+        pytest.skip("only S3 endpoints are probed")
+    backend.store.honours_conditional_writes()
+    assert list(backend.store.list("")) == []
