@@ -62,11 +62,7 @@ def manifest_keys(store: Store, since: date | None, until: date | None) -> Itera
     """Manifest keys for the dates asked, in key order (date, then run id = start time)."""
     if since is not None and until is not None and since > until:
         return
-    if (
-        since is not None
-        and until is not None
-        and (until - since).days < _PER_DAY_LISTING_MAX_DAYS
-    ):
+    if since is not None and until is not None and (until - since).days < _PER_DAY_LISTING_MAX_DAYS:
         prefixes = [
             layout.manifest_prefix(date.fromordinal(n))
             for n in range(since.toordinal(), until.toordinal() + 1)

@@ -86,17 +86,29 @@ class LocalDirStore(Store):
         return path.open("rb")
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
-        start = base if base.is_dir() else base.parent
-        if not start.is_dir():
-            return
-        for dirpath, dirnames, filenames in os.walk(start):
-            dirnames[:] = sorted(d for d in dirnames if d != _CONTROL_DIR)
-            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
-            keys = sorted(name if rel_dir == "." else f"{rel_dir}/{name}" for name in filenames)
-            for key in keys:
-                if key.startswith(prefix):
-                    yield ObjectInfo(key=key, size=(self.root / key).stat().st_size)
+        # S3 prefixes are plain string prefixes: "Raw/a" matches "Raw/a/1.csv" and "Raw/ab.csv".
+        folder = prefix.rpartition("/")[0]
+        start = self._path(folder) if folder else self.root
+        if start.is_dir():
+            yield from self._walk(start, prefix)
+
+    def _walk(self, folder: Path, prefix: str) -> Iterator[ObjectInfo]:
+        """Depth first in S3's key order: a folder sorts as its name followed by `/`."""
+        rel = folder.relative_to(self.root).as_posix()
+        base = "" if rel == "." else f"{rel}/"
+        with os.scandir(folder) as entries:
+            found = sorted(
+                (f"{e.name}/" if e.is_dir(follow_symlinks=False) else e.name, e.path)
+                for e in entries
+                if e.name != _CONTROL_DIR
+            )
+        for name, path in found:
+            key = base + name
+            if name.endswith("/"):
+                if key.startswith(prefix) or prefix.startswith(key):
+                    yield from self._walk(Path(path), prefix)
+            elif key.startswith(prefix):
+                yield ObjectInfo(key=key, size=Path(path).stat().st_size)
 
     def _write_bytes(
         self, key: str, data: bytes, metadata: Mapping[str, str], checksum: str, *, replace: bool

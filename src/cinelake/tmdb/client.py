@@ -94,6 +94,7 @@ class TmdbClient:
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
         self.stop = stop
+        self.remaining: Callable[[], float] = lambda: float("inf")
         self.stats = ClientStats()
         self._stats_lock = threading.Lock()
 
@@ -114,7 +115,7 @@ class TmdbClient:
                 response = self.session.get(
                     f"{self.base_url}{path}",
                     params={**(params or {}), **self._params},
-                    timeout=self.timeout,
+                    timeout=max(0.5, min(self.timeout, self.remaining())),
                 )
                 body = response.content
                 last_status = response.status_code
@@ -148,7 +149,7 @@ class TmdbClient:
                 last_error or last_status,
                 extra={"event": "tmdb.retry", "endpoint": endpoint, "attempt": attempt},
             )
-            time.sleep(wait)
+            time.sleep(max(0.0, min(wait, self.remaining())))
         return TmdbAnswer(
             endpoint, last_status, last_body, attempt, last_error or f"HTTP {last_status}"
         )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cinelake import layout
-from cinelake.errors import InputError
+from cinelake.errors import InputError, ObjectConflict
 from cinelake.logs import set_run_id
 from cinelake.manifest import RunManifest, new_run_id
 from cinelake.settings import Settings
@@ -149,6 +149,7 @@ def run_tmdb_ingest(
             progress=progress,
         )
         client.stop = ctx.should_stop
+        client.remaining = deadline.remaining
         plan = _load_or_create_plan(request, store, client, run_id)
         ctx.plan_id = plan.spec.plan_id()
         ctx.stamp = plan.stamp
@@ -177,6 +178,14 @@ def _run_plan(
 ) -> None:
     state_prefix = layout.state_prefix(request.run_date, ctx.plan_id)
     complete_key = f"{state_prefix}complete.json"
+    if ctx.store.head(complete_key) is not None:
+        done = json.loads(ctx.store.get_bytes(complete_key))
+        manifest.counts.update(done["counts"])
+        manifest.notes.append(
+            f"this plan was completed by run {done['run_id']}; nothing left to fetch"
+        )
+        manifest.finish("partial" if done["counts"].get("failed") else "succeeded")
+        return
     phases: list[tuple[str, PhaseResult]] = []
     first_phase = _first_phase_name(request.plan)
     if plan.first_items:
@@ -308,11 +317,15 @@ def _load_or_create_plan(
         "first_items": plan.first_items,
         "direct_details": plan.direct_details,
     }
-    landed = store.put_bytes(
-        plan_key, json.dumps(body, sort_keys=True).encode(), {META_RUN_ID: run_id}
-    )
-    if landed.state == "unchanged":
-        return plan
+    try:
+        store.put_bytes(plan_key, json.dumps(body, sort_keys=True).encode(), {META_RUN_ID: run_id})
+    except ObjectConflict:
+        saved = json.loads(store.get_bytes(plan_key))
+        log.warning(
+            "another run created this plan first; following its checkpoint",
+            extra={"event": "tmdb.plan_race", "plan_id": spec.plan_id()},
+        )
+        return _Plan(spec, saved["stamp"], saved["first_items"], saved["direct_details"])
     return plan
 
 

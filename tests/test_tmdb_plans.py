@@ -1,0 +1,265 @@
+"""Plans are pure: which items a run asks for, in which order, refused inputs before any request."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from tmdb_fixtures import (  # noqa: F401 - fixtures
+    RUN_DATE,
+    Lake,
+    cli,
+    emulator,
+    local_lake,
+    make_emulator,
+    tmdb_argv,
+    tmdb_env,
+)
+
+from cinelake.errors import InputError
+from cinelake.testing.tmdb_emulator import TmdbEmulator
+from cinelake.tmdb.plans import (
+    MAX_APPEND,
+    MAX_CHANGES_WINDOW_DAYS,
+    PlanSpec,
+    batches,
+    changes_windows,
+    check_append,
+    check_batch_size,
+    parse_id,
+    parse_ids,
+    request_of,
+)
+from cinelake.tmdb.service import TmdbIngestRequest, _csv_ids_from_file, _ids_from_lines, _lines
+
+
+# Ids ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "item"),
+    [
+        ("movie:550", "movie:550"),
+        ("tv:1396", "tv:1396"),
+        ("  tv:1399 \n", "tv:1399"),
+        ("movie:0550", "movie:550"),
+        ("tt0137523", "find:tt0137523"),
+        ("tt10872600", "find:tt10872600"),
+    ],
+)
+def test_parse_id_accepts_tmdb_ids_and_imdb_ids(text: str, item: str) -> None:
+    assert parse_id(text, "--ids") == item
+
+
+@pytest.mark.parametrize(
+    "junk", ["550", "film:550", "movie:", "movie:abc", "tt12", "TT0137523", "tv:1;drop", ""]
+)
+def test_parse_id_rejects_junk_naming_where_it_came_from(junk: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_id(junk, "--ids-file line 7")
+    assert "--ids-file line 7" in str(caught.value)
+
+
+def test_ids_are_unique_in_first_seen_order() -> None:
+    texts = ["tv:2", "movie:1", "tt0137523", "movie:1", "movie:01", "tv:2", "tt0137523", "movie:3"]
+    items = parse_ids((t, "--ids") for t in texts)
+    assert items == ["tv:2", "movie:1", "find:tt0137523", "movie:3"]
+
+
+# --append and --batch-size --------------------------------------------------------------------
+def test_append_of_twenty_items_is_accepted() -> None:
+    names = [f"sub_{chr(97 + i)}" for i in range(MAX_APPEND)]
+    assert check_append(names) == tuple(names)
+
+
+def test_append_of_more_than_twenty_items_is_refused() -> None:
+    names = [f"sub_{chr(97 + i)}" for i in range(MAX_APPEND + 1)]
+    with pytest.raises(InputError, match="at most 20"):
+        check_append(names)
+
+
+def test_append_names_must_look_like_sub_resources() -> None:
+    with pytest.raises(InputError, match="credits&x=1"):
+        check_append(["credits&x=1"])
+
+
+@pytest.mark.parametrize("size", [1, 7, 100])
+def test_batch_size_within_one_to_hundred_is_accepted(size: int) -> None:
+    assert check_batch_size(size) == size
+
+
+@pytest.mark.parametrize("size", [0, -1, 101, 1000])
+def test_batch_size_outside_one_to_hundred_is_refused(size: int) -> None:
+    with pytest.raises(InputError, match="1 to 100"):
+        check_batch_size(size)
+
+
+def test_request_with_bad_append_is_refused_before_anything_else() -> None:
+    request = TmdbIngestRequest(
+        plan="ids", run_date=RUN_DATE, ids=("movie:550",), append=tuple(f"a_{i}" for i in "x" * 21)
+    )
+    with pytest.raises(InputError):
+        request.checked()
+
+
+def test_cli_refuses_more_than_twenty_appends_before_any_request(
+    emulator: TmdbEmulator, local_lake: Lake
+) -> None:
+    append = ",".join(f"sub_{chr(97 + i)}" for i in range(21))
+    result = cli(
+        tmdb_argv(local_lake, "--ids", "movie:550", "--append", append),
+        tmdb_env(emulator, local_lake),
+    )
+    assert result.code == 2
+    assert "--append" in result.err and "20" in result.err
+    assert emulator.stats().total_requests == 0
+    assert not list(local_lake.store.list("Raw/"))
+
+
+@pytest.mark.parametrize("size", ["0", "101"])
+def test_cli_refuses_a_batch_size_outside_one_to_hundred_before_any_request(
+    emulator: TmdbEmulator, local_lake: Lake, size: str
+) -> None:
+    result = cli(
+        tmdb_argv(local_lake, "--ids", "movie:550", "--batch-size", size),
+        tmdb_env(emulator, local_lake),
+    )
+    assert result.code == 2
+    assert "--batch-size" in result.err
+    assert emulator.stats().total_requests == 0
+
+
+def test_cli_refuses_a_bad_id_before_any_request(emulator: TmdbEmulator, local_lake: Lake) -> None:
+    result = cli(
+        tmdb_argv(local_lake, "--ids", "movie:550,film:9"), tmdb_env(emulator, local_lake)
+    )
+    assert result.code == 2
+    assert "film:9" in result.err and "--ids" in result.err
+    assert emulator.stats().total_requests == 0
+
+
+def test_cli_ids_file_errors_name_the_line(
+    emulator: TmdbEmulator, local_lake: Lake, tmp_path: Path
+) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("movie:550\n# a comment\n\ntv:1396\nnonsense\n", encoding="utf-8")
+    result = cli(tmdb_argv(local_lake, "--ids-file", str(ids)), tmdb_env(emulator, local_lake))
+    assert result.code == 2
+    assert "line 5" in result.err and "nonsense" in result.err
+    assert emulator.stats().total_requests == 0
+
+
+# Batches ----------------------------------------------------------------------------------------
+def test_batches_are_numbered_from_one_and_hold_at_most_the_batch_size() -> None:
+    items = [f"movie:{i}" for i in range(1, 16)]
+    numbered = list(batches(items, 7))
+    assert [n for n, _ in numbered] == [1, 2, 3]
+    assert [len(b) for _, b in numbered] == [7, 7, 1]
+    assert [i for _, b in numbered for i in b] == items
+
+
+def test_plan_id_is_stable_for_the_same_inputs_and_changes_with_them() -> None:
+    spec = PlanSpec(plan="ids", run_date=RUN_DATE, inputs={"ids": ["movie:550"]})
+    same = PlanSpec(plan="ids", run_date=RUN_DATE, inputs={"ids": ["movie:550"]})
+    other_date = PlanSpec(plan="ids", run_date=date(2025, 5, 2), inputs={"ids": ["movie:550"]})
+    other_batch = PlanSpec(
+        plan="ids", run_date=RUN_DATE, batch_size=7, inputs={"ids": ["movie:550"]}
+    )
+    assert spec.plan_id() == same.plan_id()
+    assert spec.plan_id().startswith("ids-")
+    assert len({spec.plan_id(), other_date.plan_id(), other_batch.plan_id()}) == 3
+
+
+# Changes windows ------------------------------------------------------------------------------
+@pytest.mark.parametrize("days", [0, 1, 13, 14, 15, 20, 28, 29, 100])
+def test_changes_windows_are_at_most_fourteen_days_and_cover_the_range(days: int) -> None:
+    until = RUN_DATE
+    since = until - timedelta(days=days)
+    windows = changes_windows(since, until)
+    assert windows[0][0] == since
+    assert windows[-1][1] == until
+    for start, end in windows:
+        assert start <= end
+        assert (end - start).days + 1 <= MAX_CHANGES_WINDOW_DAYS
+    for (_, end), (start, _) in itertools.pairwise(windows):
+        assert start == end + timedelta(days=1), "windows must neither overlap nor leave gaps"
+
+
+def test_changes_since_after_the_run_date_is_refused() -> None:
+    with pytest.raises(InputError, match="--since"):
+        changes_windows(RUN_DATE + timedelta(days=1), RUN_DATE)
+
+
+# Requests -------------------------------------------------------------------------------------
+def test_request_of_each_kind_of_item() -> None:
+    append = ("credits", "keywords")
+    assert request_of("movie:550", append, {}) == (
+        "/movie/550",
+        {"append_to_response": "credits,keywords"},
+    )
+    assert request_of("tv:1396", (), {}) == ("/tv/1396", {})
+    assert request_of("find-tv:tt0903747", append, {}) == (
+        "/find/tt0903747",
+        {"external_source": "imdb_id"},
+    )
+    assert request_of("discover-movie:3", append, {"sort_by": "popularity.desc"}) == (
+        "/discover/movie",
+        {"sort_by": "popularity.desc", "page": "3"},
+    )
+    assert request_of("changes-tv:2025-04-01:2025-04-14:2", append, {}) == (
+        "/tv/changes",
+        {"start_date": "2025-04-01", "end_date": "2025-04-14", "page": "2"},
+    )
+
+
+# CSV ids ----------------------------------------------------------------------------------------
+def test_csv_ids_repeated_on_consecutive_rows_become_one_id(tmp_path: Path) -> None:
+    csv = tmp_path / "movies.csv"
+    csv.write_text(
+        "id|tituloPincipal|nomeArtista\n"
+        "tt0000002|A|x\ntt0000002|A|y\ntt0000002|A|z\n"
+        "tt0000003|B|x\n"
+        "tt0000002|A|again\n"
+        "tt0000004|C|x\ntt0000004|C|y\n",
+        encoding="utf-8",
+    )
+    assert list(_csv_ids_from_file(csv)) == ["tt0000002", "tt0000003", "tt0000004"]
+
+
+def test_csv_id_column_is_found_by_name_and_crlf_and_bom_are_tolerated(tmp_path: Path) -> None:
+    csv = tmp_path / "series.csv"
+    csv.write_bytes(b"\xef\xbb\xbfnome|id\r\nA|tt0000010\r\nB|tt0000011\r\n|\r\n")
+    assert list(_csv_ids_from_file(csv)) == ["tt0000010", "tt0000011"]
+
+
+def test_csv_without_an_id_column_is_refused_naming_the_file(tmp_path: Path) -> None:
+    csv = tmp_path / "other.csv"
+    csv.write_text("imdb|title\ntt0000002|A\n", encoding="utf-8")
+    with pytest.raises(InputError, match="other.csv"):
+        list(_csv_ids_from_file(csv))
+
+
+class _EndlessCsv(io.RawIOBase):
+    """A CSV that never ends: only a streaming reader can take its first ids."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self._rows = (f"tt{n:07d}|Title {n}|artist\n".encode() for n in itertools.count(1))
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        chunk = b"id|title|artist\n" if self.reads == 1 else b""
+        while len(chunk) < max(size, 1):
+            chunk += next(self._rows)
+        return chunk
+
+
+def test_csv_ids_are_streamed_not_loaded_whole() -> None:
+    reader = _EndlessCsv()
+    first = list(itertools.islice(_ids_from_lines(_lines(reader), "endless.csv"), 3))
+    assert first == ["tt0000001", "tt0000002", "tt0000003"]
+    assert reader.reads <= 2
