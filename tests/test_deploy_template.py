@@ -12,6 +12,7 @@ import ast
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ pytestmark = pytest.mark.filterwarnings(UNSUPPORTED_IS_FATAL)
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "template.yaml"
 STACK = "cinelake-test"
-ARTIFACTS = "cinelake-artifacts-test"
+# moto keeps state per process, shared with other modules' servers: names must not collide.
+ARTIFACTS = f"cinelake-template-artifacts-{uuid.uuid4().hex[:8]}"
+RAW_BUCKET = f"cinelake-raw-{uuid.uuid4().hex[:8]}"
 WRITE_PREFIXES = {"Raw/TMDB/*", "Raw/_manifests/*", "Raw/_state/*"}
 
 
@@ -54,7 +57,7 @@ def stack(session: boto3.Session) -> dict[str, Any]:
         TemplateBody=TEMPLATE.read_text(),
         Capabilities=["CAPABILITY_NAMED_IAM"],
         Parameters=[
-            {"ParameterKey": "RawBucketName", "ParameterValue": "cinelake-raw-test"},
+            {"ParameterKey": "RawBucketName", "ParameterValue": RAW_BUCKET},
             {"ParameterKey": "ArtifactBucket", "ParameterValue": ARTIFACTS},
             {"ParameterKey": "LayerKey", "ParameterValue": "cinelake/lambda/0/layer.zip"},
             {"ParameterKey": "FunctionKey", "ParameterValue": "cinelake/lambda/0/function.zip"},
@@ -124,7 +127,7 @@ def test_stack_is_created(stack: dict[str, Any]) -> None:
 def test_outputs_name_the_function_the_secret_and_the_raw_bucket(stack: dict[str, Any]) -> None:
     assert stack["outputs"]["FunctionName"] == f"{STACK}-tmdb"
     assert stack["outputs"]["SecretArn"].startswith("arn:aws:secretsmanager:us-east-1:")
-    assert stack["outputs"]["RawBucketName"] == "cinelake-raw-test"
+    assert stack["outputs"]["RawBucketName"] == RAW_BUCKET
 
 
 def test_secret_is_created_without_a_usable_value(
@@ -145,7 +148,7 @@ def test_function_reads_the_stack_secret_and_lands_in_the_raw_bucket(
     )
 
     assert configuration["Environment"]["Variables"] == {
-        "NOME_DO_BUCKET_S3": "cinelake-raw-test",
+        "NOME_DO_BUCKET_S3": RAW_BUCKET,
         "TMDB_SECRET_ID": stack["outputs"]["SecretArn"],
         "CINELAKE_CONTINUE": "true",
         "CINELAKE_LOG_FORMAT": "json",
@@ -267,16 +270,14 @@ def test_events_may_invoke_the_function(session: boto3.Session, stack: dict[str,
 
 
 def test_raw_bucket_is_encrypted_at_rest(session: boto3.Session, stack: dict[str, Any]) -> None:
-    encryption = session.client("s3").get_bucket_encryption(Bucket="cinelake-raw-test")
+    encryption = session.client("s3").get_bucket_encryption(Bucket=RAW_BUCKET)
     rules = encryption["ServerSideEncryptionConfiguration"]["Rules"]
 
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
 
 def test_raw_bucket_refuses_plain_http(session: boto3.Session, stack: dict[str, Any]) -> None:
-    policy = json.loads(
-        session.client("s3").get_bucket_policy(Bucket="cinelake-raw-test")["Policy"]
-    )
+    policy = json.loads(session.client("s3").get_bucket_policy(Bucket=RAW_BUCKET)["Policy"])
 
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert policy["Statement"][0]["Effect"] == "Deny"

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from cinelake.lambda_deploy import DeployResult, deploy_stack
 
 pytestmark = pytest.mark.filterwarnings(UNSUPPORTED_IS_FATAL)
 
-STACK = "cinelake-dev"
-BUCKET = "cinelake-artifacts-test"
+STACK = f"cinelake-dev-{uuid.uuid4().hex[:8]}"
+# moto keeps state per process, shared with other modules' servers: names must not collide.
+BUCKET = f"cinelake-deploy-artifacts-{uuid.uuid4().hex[:8]}"
 TMDB_KEY = "tmdb-key-that-must-never-be-printed-0123456789"
 
 

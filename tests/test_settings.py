@@ -1,4 +1,4 @@
-"""Configuration: CLI option > environment > `.env`, with the seed's names working as users have them."""
+"""Configuration: CLI option > environment > `.env`; the seed's names work as users have them."""
 
 from __future__ import annotations
 
@@ -177,7 +177,7 @@ def test_seed_name_and_alias_with_different_values_is_an_error_naming_both_witho
 
 def test_contradiction_between_env_file_and_environment_is_an_error(tmp_path: Path) -> None:
     env_file = write_env_file(tmp_path, "aws_secret_access_key=file-secret\naws_access_key_id=K\n")
-    with pytest.raises(ConfigError, match="aws_secret_access_key.*AWS_SECRET_ACCESS_KEY"):
+    with pytest.raises(ConfigError, match=r"aws_secret_access_key.*AWS_SECRET_ACCESS_KEY"):
         load_settings(
             environ={"AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_ACCESS_KEY_ID": "K"},
             env_file=env_file,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,9 @@ from conftest import S3Endpoint, new_bucket
 from cinelake import checksums
 from cinelake.errors import ObjectConflict
 from cinelake.settings import load_settings
-from cinelake.store import LocalDirStore, S3Store, Store, open_store
+from cinelake.store import LocalDirStore, S3Store, Store, open_store, s3_client
 from cinelake.store.base import META_SHA256
+from cinelake.store.s3 import TransferSettings
 
 MIB = 1024 * 1024
 BACKENDS = ["local", "moto", "rclone"]
@@ -32,36 +32,55 @@ class Backend:
     endpoint: S3Endpoint | None = None
 
 
-def _open(
-    name: str, request: pytest.FixtureRequest, tmp_path: Path, *, versioned: bool
-) -> Backend:
+_CLIENTS: dict[str, object] = {}
+
+
+def _client(endpoint: S3Endpoint) -> object:
+    """One client per endpoint for the module, built the way the CLI builds it."""
+    if endpoint.name not in _CLIENTS:
+        _CLIENTS[endpoint.name] = s3_client(load_settings(environ=endpoint.env()))
+    return _CLIENTS[endpoint.name]
+
+
+def _open(name: str, request: pytest.FixtureRequest, tmp_path: Path, *, versioned: bool) -> Backend:
     if name == "local":
         return Backend(name, LocalDirStore(tmp_path / "lake"))
     endpoint: S3Endpoint = request.getfixturevalue(f"{name}_endpoint")
-    bucket = new_bucket(endpoint, versioned=versioned)
-    settings = load_settings(
-        environ=endpoint.env()
-        | {"CINELAKE_LAKE": f"s3://{bucket}", "CINELAKE_PART_SIZE_MIB": "5"}
+    store = S3Store(
+        _client(endpoint),  # type: ignore[arg-type]
+        new_bucket(endpoint, versioned=versioned),
+        transfer=TransferSettings(part_size=5 * MIB),
+        custom_endpoint=True,
     )
-    return Backend(name, open_store(settings), endpoint)
+    return Backend(name, store, endpoint)
+
+
+def test_open_store_builds_an_s3_store_for_the_bucket_and_part_size_configured(
+    moto_endpoint: S3Endpoint, clean_env: Path
+) -> None:
+    bucket = new_bucket(moto_endpoint)
+    settings = load_settings(
+        environ=moto_endpoint.env()
+        | {"CINELAKE_LAKE": f"s3://{bucket}/pre/fix", "CINELAKE_PART_SIZE_MIB": "5"}
+    )
+    store = open_store(settings)
+    assert isinstance(store, S3Store)
+    assert (store.bucket, store.prefix, store.transfer.part_size) == (bucket, "pre/fix/", 5 * MIB)
+    store.put_bytes("Raw/a.csv", b"a")
+    keys = [o["Key"] for o in moto_endpoint.client().list_objects_v2(Bucket=bucket)["Contents"]]  # type: ignore[attr-defined]
+    assert keys == ["pre/fix/Raw/a.csv"]
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(
-    request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path
-) -> Iterator[Backend]:
+def backend(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> Backend:
     opened = _open(request.param, request, tmp_path, versioned=False)
-    yield opened
-    opened.store.close()
+    return opened
 
 
 @pytest.fixture(params=["local", "moto"])
-def versioned_backend(
-    request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path
-) -> Iterator[Backend]:
+def versioned_backend(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> Backend:
     opened = _open(request.param, request, tmp_path, versioned=True)
-    yield opened
-    opened.store.close()
+    return opened
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +182,10 @@ def test_put_file_in_several_parts_lands_byte_identical(
     backend: Backend, multipart_file: Path
 ) -> None:
     backend.store.put_file("Raw/x/big.csv", multipart_file)
-    assert backend.store.sha256_of("Raw/x/big.csv") == hashlib.sha256(
-        multipart_file.read_bytes()
-    ).hexdigest()
+    assert (
+        backend.store.sha256_of("Raw/x/big.csv")
+        == hashlib.sha256(multipart_file.read_bytes()).hexdigest()
+    )
 
 
 def test_put_file_reports_the_full_object_checksum_computed_locally(

@@ -252,10 +252,10 @@ class _EndlessCsv(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         self.reads += 1
-        chunk = b"id|title|artist\n" if self.reads == 1 else b""
+        chunk = bytearray(b"id|title|artist\n" if self.reads == 1 else b"")
         while len(chunk) < max(size, 1):
             chunk += next(self._rows)
-        return chunk
+        return bytes(chunk)
 
 
 def test_csv_ids_are_streamed_not_loaded_whole() -> None:

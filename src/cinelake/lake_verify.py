@@ -255,7 +255,11 @@ def _check_claim(
         return
     problems: list[str] = []
     checksum_missing = bool(claim.checksum) and info.checksum is None
-    comparable = bool(claim.checksum) and info.checksum_algorithm == claim.checksum_algorithm
+    comparable = (
+        bool(claim.checksum and claim.checksum_algorithm)
+        and info.checksum is not None
+        and info.checksum_algorithm == claim.checksum_algorithm
+    )
     if comparable and info.checksum != claim.checksum:
         problems.append(
             f"{claim.checksum_algorithm} {info.checksum}, manifest says {claim.checksum}"

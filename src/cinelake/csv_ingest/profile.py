@@ -79,29 +79,56 @@ class CsvProfiler:
 
     def __init__(self) -> None:
         self.profile = CsvProfile()
-        self._carry = b""
+        self._carry: list[bytes] = []
         self._line_no = 0
         self._started = False
         self._expected_line = b""
 
     def feed(self, chunk: bytes) -> None:
+        """Account for `chunk` without copying it: only the line split across chunks is joined."""
         self.profile.bytes += len(chunk)
         if not self._started and chunk:
             self._started = True
             self.profile.bom = chunk.startswith(BOM)
-        data = self._carry + chunk if self._carry else chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self._carry = data
+        first = chunk.find(b"\n")
+        if first < 0:
+            self._carry.append(chunk)
             return
-        self._carry = data[cut + 1 :]
-        self._lines(data[: cut + 1])
+        head = b"".join([*self._carry, chunk[: first + 1]])
+        self._carry = []
+        self._lines(head)
+        last = chunk.rfind(b"\n")
+        if last > first:
+            self._body(chunk, first + 1, last + 1)
+        if last + 1 < len(chunk):
+            self._carry.append(chunk[last + 1 :])
+
+    def _body(self, chunk: bytes, start: int, end: int) -> None:
+        """Complete lines `chunk[start:end]`, checked with C-speed passes over the whole chunk."""
+        filtered = chunk.translate(None, _KEEP_DELIMITER_AND_NEWLINE)
+        body = filtered[filtered.index(b"\n") + 1 : filtered.rindex(b"\n") + 1]
+        count = body.count(b"\n")
+        if chunk.find(b"\r", start, end) >= 0:
+            crlf = chunk.count(b"\r\n", start, end)
+        else:
+            crlf = 0
+        self.profile.crlf_lines += crlf
+        self.profile.lf_lines += count - crlf
+        self.profile.rows += count
+        start_line = self._line_no + 1
+        self._line_no += count
+        fields_ok = body == self._expected_line * count
+        utf8_ok = chunk.isascii() or _is_utf8(chunk[start:end])
+        if not (fields_ok and utf8_ok):
+            self._walk(
+                chunk[start:end], start_line, check_fields=not fields_ok, check_utf8=not utf8_ok
+            )
 
     def finish(self) -> CsvProfile:
         if self._carry:
             self.profile.final_newline = False
-            self._lines(self._carry + b"\n", synthetic_newline=True)
-            self._carry = b""
+            self._lines(b"".join(self._carry) + b"\n", synthetic_newline=True)
+            self._carry = []
         return self.profile
 
     def _lines(self, block: bytes, *, synthetic_newline: bool = False) -> None:
@@ -162,3 +189,11 @@ class CsvProfiler:
         self.profile.header = text.split("|")
         self.profile.header_fields = len(self.profile.header)
         self._expected_line = DELIMITER * (self.profile.header_fields - 1) + b"\n"
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
