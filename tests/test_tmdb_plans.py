@@ -131,9 +131,7 @@ def test_cli_refuses_a_batch_size_outside_one_to_hundred_before_any_request(
 
 
 def test_cli_refuses_a_bad_id_before_any_request(emulator: TmdbEmulator, local_lake: Lake) -> None:
-    result = cli(
-        tmdb_argv(local_lake, "--ids", "movie:550,film:9"), tmdb_env(emulator, local_lake)
-    )
+    result = cli(tmdb_argv(local_lake, "--ids", "movie:550,film:9"), tmdb_env(emulator, local_lake))
     assert result.code == 2
     assert "film:9" in result.err and "--ids" in result.err
     assert emulator.stats().total_requests == 0

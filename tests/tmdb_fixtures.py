@@ -67,7 +67,9 @@ def emulator(make_emulator: Callable[..., TmdbEmulator]) -> TmdbEmulator:
     return make_emulator()
 
 
-def emulator_body(emulator: TmdbEmulator, item: str, *, append: Sequence[str] = DEFAULT_APPEND) -> bytes:
+def emulator_body(
+    emulator: TmdbEmulator, item: str, *, append: Sequence[str] = DEFAULT_APPEND
+) -> bytes:
     """What the emulator answers for `item`, fetched independently of cinelake's client."""
     path, params = request_of(item, tuple(append), {})
     response = requests.get(

@@ -108,10 +108,8 @@ class CsvProfiler:
         filtered = chunk.translate(None, _KEEP_DELIMITER_AND_NEWLINE)
         body = filtered[filtered.index(b"\n") + 1 : filtered.rindex(b"\n") + 1]
         count = body.count(b"\n")
-        if chunk.find(b"\r", start, end) >= 0:
-            crlf = chunk.count(b"\r\n", start, end)
-        else:
-            crlf = 0
+        has_cr = chunk.find(b"\r", start, end) >= 0  # memchr: skips the slow pair count
+        crlf = chunk.count(b"\r\n", start, end) if has_cr else 0
         self.profile.crlf_lines += crlf
         self.profile.lf_lines += count - crlf
         self.profile.rows += count
