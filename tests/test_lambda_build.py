@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import cinelake
-
 from cinelake.errors import CinelakeError
 from cinelake.lambda_build import (
     Artifact,

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import pytest
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint, new_bucket
 from lambda_rig.runtime_api import RuntimeApi
 from lambda_rig.sandbox import Sandbox, python_is_available, start_runtime, unpack
 
+from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
 from cinelake.lambda_build import Artifact, build_artifacts
+from cinelake.settings import load_settings
+from cinelake.store import open_store
+from cinelake.testing.tmdb_emulator import EmulatorConfig, TmdbEmulator
+
+REPO = Path(__file__).resolve().parents[1]
+MOVIES_CSV = REPO / "data" / "sample" / "movies.csv"
+SERIES_CSV = REPO / "data" / "sample" / "series.csv"
 
 pytestmark = pytest.mark.skipif(
     not python_is_available(), reason="needs pyenv's Python 3.12 for the runtime sandbox"
@@ -109,16 +122,100 @@ def test_an_empty_layer_surfaces_as_runtime_import_module_error(
     assert outcome.body["errorType"] == "Runtime.ImportModuleError"
 
 
-@pytest.mark.skip(reason="needs cinelake.lambda_handler")
+@pytest.fixture
+def raw_lake(moto_endpoint: S3Endpoint) -> Iterator[tuple[S3Endpoint, str, str]]:
+    """A moto bucket holding today's sample CSVs, and a Secrets Manager secret for TMDB."""
+    bucket = new_bucket(moto_endpoint)
+    settings = load_settings(
+        environ={**moto_endpoint.env(), "CINELAKE_LAKE": f"s3://{bucket}"}, env_file=None
+    )
+    sources = (CsvSource("Movies", MOVIES_CSV), CsvSource("Series", SERIES_CSV))
+    ingest_csv(CsvIngestRequest(sources, datetime.now(UTC).date()), open_store(settings))
+    secrets = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto_endpoint.url,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    secret_name = f"cinelake-tmdb-{uuid.uuid4().hex[:8]}"
+    secret = secrets.create_secret(
+        Name=secret_name, SecretString=json.dumps({"TMDB_API_KEY": EmulatorConfig().api_key})
+    )
+    yield moto_endpoint, bucket, secret["ARN"]
+
+
+def _handler_env(
+    endpoint: S3Endpoint, bucket: str, secret_arn: str, tmdb_url: str, api: RuntimeApi
+) -> dict[str, str]:
+    """What the template gives the function, with every AWS service on loopback."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint.url,
+        "AWS_ENDPOINT_URL_LAMBDA": f"http://{api.address}",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_SESSION_TOKEN": "role-session-token",
+        "NOME_DO_BUCKET_S3": bucket,
+        "TMDB_SECRET_ID": secret_arn,
+        "TMDB_BASE_URL": tmdb_url,
+        "CINELAKE_CONTINUE": "true",
+    }
+
+
+def _keys(endpoint: S3Endpoint, bucket: str, prefix: str) -> list[str]:
+    answer = endpoint.client().list_objects_v2(Bucket=bucket, Prefix=prefix)  # type: ignore[attr-defined]
+    return [item["Key"] for item in answer.get("Contents", [])]
+
+
 def test_scheduled_event_lands_raw_files_and_manifest(
-    artifacts: dict[str, Artifact], runtime_api: RuntimeApi, tmp_path: Path
+    artifacts: dict[str, Artifact],
+    runtime_api: RuntimeApi,
+    raw_lake: tuple[S3Endpoint, str, str],
+    tmp_path: Path,
 ) -> None:
-    """Lead: start the real handler against moto S3 + a fake TMDB and assert the landed keys."""
+    endpoint, bucket, secret_arn = raw_lake
     task = unpack(artifacts["function.zip"].path, tmp_path / "task")
     opt = unpack(artifacts["layer.zip"].path, tmp_path / "opt")
-    sandbox = start_runtime(task, opt, runtime_api.address)
+    with TmdbEmulator(EmulatorConfig()) as emulator:
+        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url, runtime_api)
+        sandbox = start_runtime(task, opt, runtime_api.address, extra_env=env)
+        outcome = runtime_api.invoke({"source": "aws.events", "detail-type": "Scheduled Event"})
+        logs = sandbox.stop()
 
-    outcome = runtime_api.invoke({"source": "aws.events", "detail-type": "Scheduled Event"})
-    sandbox.stop()
+    day = datetime.now(UTC).date().strftime("%Y/%m/%d")
+    assert outcome.kind == "response", logs
+    assert outcome.body["status"] == "succeeded"
+    assert outcome.body["counts"]["requested"] == 200
+    assert _keys(endpoint, bucket, f"Raw/TMDB/JSON/Movies/{day}/")
+    assert _keys(endpoint, bucket, f"Raw/TMDB/JSON/Series/{day}/")
+    assert outcome.body["manifest"] in _keys(endpoint, bucket, f"Raw/_manifests/{day}/")
+    assert EmulatorConfig().api_key not in logs
 
-    assert outcome.kind == "response"
+
+def test_a_short_deadline_stops_partial_and_the_function_continues_itself(
+    artifacts: dict[str, Artifact], raw_lake: tuple[S3Endpoint, str, str], tmp_path: Path
+) -> None:
+    endpoint, bucket, secret_arn = raw_lake
+    api = RuntimeApi(timeout_ms=63_000)  # three seconds once the 60 s safety margin is kept
+    api.start()
+    task = unpack(artifacts["function.zip"].path, tmp_path / "task")
+    opt = unpack(artifacts["layer.zip"].path, tmp_path / "opt")
+    try:
+        with TmdbEmulator(EmulatorConfig(latency_ms=20)) as emulator:
+            env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url, api)
+            sandbox = start_runtime(task, opt, api.address, extra_env=env)
+            first = api.invoke({"plan": "from-csv", "rate": 40})
+            outcomes = [first]
+            while outcomes[-1].body.get("status") == "partial":
+                outcomes = api.wait_for_outcomes(len(outcomes) + 1)
+            logs = sandbox.stop()
+    finally:
+        api.stop()
+
+    assert first.kind == "response", logs
+    assert first.body["status"] == "partial"
+    assert first.body["continued"] is True
+    assert api.continuations[0]["hop"] == 1
+    assert api.continuations[0]["date"] == first.body["date"]
+    assert outcomes[-1].body["status"] == "succeeded"
+    assert outcomes[-1].body["counts"]["landed"] == 190

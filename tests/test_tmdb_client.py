@@ -6,17 +6,17 @@ import types
 from collections.abc import Callable, Iterator
 
 import pytest
-from tmdb_fixtures import (  # noqa: F401 - fixtures
+from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     API_KEY,
     MOVIES_CSV,
     READ_TOKEN,
     Lake,
     cli,
-    emulator,
     emulator_body,
+    emulator_fixture,
     fast_client,
-    local_lake,
-    make_emulator,
+    local_lake_fixture,
+    make_emulator_fixture,
     tmdb_argv,
     tmdb_env,
 )
@@ -151,7 +151,7 @@ def test_cli_stops_at_the_first_401_with_one_line_and_exit_2(
     emulator: TmdbEmulator, local_lake: Lake
 ) -> None:
     result = cli(
-        tmdb_argv(local_lake, "--movies", str(MOVIES_CSV)),
+        tmdb_argv(local_lake, "--movies", str(MOVIES_CSV), "--workers", "1"),
         tmdb_env(emulator, local_lake, TMDB_API_KEY="not-the-key"),
     )
     assert result.code == 2
@@ -163,6 +163,19 @@ def test_cli_stops_at_the_first_401_with_one_line_and_exit_2(
     assert emulator.stats().by_status[401] == 1
 
 
+def test_cli_with_concurrent_workers_sends_at_most_one_request_per_worker_after_a_401(
+    emulator: TmdbEmulator, local_lake: Lake
+) -> None:
+    """Requests already in flight may come back 401 too; no worker starts a new one."""
+    result = cli(
+        tmdb_argv(local_lake, "--movies", str(MOVIES_CSV), "--workers", "4"),
+        tmdb_env(emulator, local_lake, TMDB_API_KEY="not-the-key"),
+    )
+    assert result.code == 2
+    assert 1 <= emulator.stats().total_requests <= 4
+    assert not list(local_lake.store.list("Raw/TMDB/"))
+
+
 # 429 ----------------------------------------------------------------------------------------------
 def test_429_waits_retry_after_and_retries(
     make_emulator: Callable[..., TmdbEmulator],
@@ -172,11 +185,12 @@ def test_429_waits_retry_after_and_retries(
     emulator = make_emulator(scripted={"/3/movie/550": [429, 429]}, retry_after=3)
     client = open_clients(clocked_client(emulator, clock))
     answer = client.get("/movie/550", DETAILS)
+    stats = emulator.stats()
     assert answer.ok
     assert answer.attempts == 3
+    assert stats.paths["/3/movie/550"] == 3
+    assert stats.by_status[429] == 2
     assert answer.body == emulator_body(emulator, "movie:550")
-    assert emulator.stats().paths["/3/movie/550"] == 3
-    assert emulator.stats().by_status[429] == 2
     assert clock.sleeps.count(3.0) >= 2, clock.sleeps
     assert client.stats.throttled == 2
     assert client.stats.retries == 2
@@ -230,10 +244,10 @@ def test_transient_failures_are_retried_then_succeed(
     client = fast_client(emulator)
     answer = client.get("/movie/550", DETAILS)
     client.close()
+    assert emulator.stats().paths["/3/movie/550"] == 2
     assert answer.ok
     assert answer.attempts == 2
     assert answer.body == emulator_body(emulator, "movie:550")
-    assert emulator.stats().paths["/3/movie/550"] == 2
 
 
 def test_a_mix_of_transient_failures_is_retried_until_success(

@@ -8,13 +8,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from tmdb_fixtures import (  # noqa: F401 - fixtures
+from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     RUN_DATE,
     Lake,
     cli,
-    emulator,
-    local_lake,
-    make_emulator,
+    emulator_fixture,
+    local_lake_fixture,
+    make_emulator_fixture,
     tmdb_argv,
     tmdb_env,
 )
@@ -234,7 +234,7 @@ def test_csv_id_column_is_found_by_name_and_crlf_and_bom_are_tolerated(tmp_path:
 def test_csv_without_an_id_column_is_refused_naming_the_file(tmp_path: Path) -> None:
     csv = tmp_path / "other.csv"
     csv.write_text("imdb|title\ntt0000002|A\n", encoding="utf-8")
-    with pytest.raises(InputError, match="other.csv"):
+    with pytest.raises(InputError, match=r"other\.csv"):
         list(_csv_ids_from_file(csv))
 
 

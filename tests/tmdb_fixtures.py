@@ -1,7 +1,8 @@
 """Shared rig for the `ingest-tmdb` tests: emulators, lakes (local and moto), runners, readers.
 
-Import the fixtures into a test module with `from tmdb_fixtures import *` style names
-(`make_emulator`, `emulator`, `lake`, `local_lake`, `moto_lake`); the helpers are plain functions.
+A test module uses a fixture by importing its `<name>_fixture` function (pytest registers it
+under `<name>`: `make_emulator`, `emulator`, `lake`, `local_lake`, `moto_lake`); the helpers are
+plain functions.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ RECORD_STRUCTURES = ("Movies", "Series", "Find", "Discover", "Changes")
 
 
 # Emulators ----------------------------------------------------------------------------------
-@pytest.fixture
-def make_emulator() -> Iterator[Callable[..., TmdbEmulator]]:
+@pytest.fixture(name="make_emulator")
+def make_emulator_fixture() -> Iterator[Callable[..., TmdbEmulator]]:
     started: list[TmdbEmulator] = []
 
     def make(**config: Any) -> TmdbEmulator:
@@ -62,8 +63,8 @@ def make_emulator() -> Iterator[Callable[..., TmdbEmulator]]:
         emulator.stop()
 
 
-@pytest.fixture
-def emulator(make_emulator: Callable[..., TmdbEmulator]) -> TmdbEmulator:
+@pytest.fixture(name="emulator")
+def emulator_fixture(make_emulator: Callable[..., TmdbEmulator]) -> TmdbEmulator:
     return make_emulator()
 
 
@@ -109,18 +110,18 @@ def make_moto_lake(endpoint: S3Endpoint) -> Lake:
     return Lake("moto", settings.lake, endpoint.env(), open_store(settings), settings)
 
 
-@pytest.fixture
-def local_lake(clean_env: Path) -> Lake:
+@pytest.fixture(name="local_lake")
+def local_lake_fixture(clean_env: Path) -> Lake:
     return make_local_lake(clean_env / "lake")
 
 
-@pytest.fixture
-def moto_lake(clean_env: Path, moto_endpoint: S3Endpoint) -> Lake:
+@pytest.fixture(name="moto_lake")
+def moto_lake_fixture(clean_env: Path, moto_endpoint: S3Endpoint) -> Lake:
     return make_moto_lake(moto_endpoint)
 
 
-@pytest.fixture(params=["local", "moto"])
-def lake(request: pytest.FixtureRequest, clean_env: Path) -> Lake:
+@pytest.fixture(name="lake", params=["local", "moto"])
+def lake_fixture(request: pytest.FixtureRequest, clean_env: Path) -> Lake:
     if request.param == "local":
         return make_local_lake(clean_env / "lake")
     return make_moto_lake(request.getfixturevalue("moto_endpoint"))

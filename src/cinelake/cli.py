@@ -179,9 +179,9 @@ def summary(args: argparse.Namespace, line: str) -> None:
 
 def _command_groups() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
     """Each command group registers itself; imported here, after this module is loaded."""
-    from cinelake import ops_cli, tmdb_cli
+    from cinelake import lambda_cli, ops_cli, tmdb_cli
 
-    return [tmdb_cli.register, ops_cli.register]
+    return [tmdb_cli.register, ops_cli.register, lambda_cli.register]
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:

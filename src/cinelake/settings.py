@@ -104,7 +104,10 @@ def load_settings(
     secret_key = pick(env_names.SECRET_ACCESS_KEY)
     session_token = pick(env_names.SESSION_TOKEN)
     if ignore_static_aws_keys:
-        if access_key or secret_key or session_token:
+        # Lambda itself exports the role's AWS_* credentials, which boto3 reads on its own;
+        # only the seed's lowercase keys are someone pasting long-lived keys into the function.
+        seed_keys = (env_names.ACCESS_KEY_ID[0], env_names.SECRET_ACCESS_KEY[0])
+        if any(merged.get(name) for name in seed_keys):
             log.warning(
                 "ignoring aws_access_key_id-style variables: on Lambda only the execution "
                 "role grants access",

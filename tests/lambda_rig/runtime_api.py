@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
+INVOKE_PREFIX = "/2015-03-31/functions/"
+"""The Lambda Invoke API path: served here too, so a self-invocation reaches this sandbox."""
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:cinelake-test-tmdb"
 
 
@@ -36,6 +38,7 @@ class RuntimeApi:
         self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._outcomes: dict[str, Outcome] = {}
         self._init_error: Outcome | None = None
+        self.continuations: list[Any] = []
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -64,6 +67,14 @@ class RuntimeApi:
         if not ready:
             raise TimeoutError(f"no outcome for request {request_id} within {wait_s} s")
         return self._outcomes.get(request_id) or self._init_error  # type: ignore[return-value]
+
+    def wait_for_outcomes(self, count: int, wait_s: float = 120.0) -> list[Outcome]:
+        """Outcomes of every invocation so far (continuations included), once `count` exist."""
+        with self._changed:
+            ready = self._changed.wait_for(lambda: len(self._outcomes) >= count, wait_s)
+            if not ready:
+                raise TimeoutError(f"only {len(self._outcomes)} outcomes within {wait_s} s")
+            return list(self._outcomes.values())
 
     def _record(self, request_id: str | None, outcome: Outcome) -> None:
         with self._changed:
@@ -98,7 +109,16 @@ class RuntimeApi:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                payload = json.loads(self.rfile.read(length) or b"null")
+                raw = self.rfile.read(length)
+                if self.path.startswith(INVOKE_PREFIX):
+                    # The function invoking itself (continuation): queue it as Lambda would.
+                    api.continuations.append(json.loads(raw or b"null"))
+                    api._events.put((str(uuid.uuid4()), raw))
+                    self.send_response(202)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                payload = json.loads(raw or b"null")
                 error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
                 parts = self.path.removeprefix(PREFIX).strip("/").split("/")
                 if parts == ["init", "error"]:

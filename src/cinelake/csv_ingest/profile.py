@@ -81,15 +81,13 @@ class CsvProfiler:
         self.profile = CsvProfile()
         self._carry: list[bytes] = []
         self._line_no = 0
-        self._started = False
         self._expected_line = b""
 
     def feed(self, chunk: bytes) -> None:
         """Account for `chunk` without copying it: only the line split across chunks is joined."""
+        if not chunk:
+            return
         self.profile.bytes += len(chunk)
-        if not self._started and chunk:
-            self._started = True
-            self.profile.bom = chunk.startswith(BOM)
         first = chunk.find(b"\n")
         if first < 0:
             self._carry.append(chunk)
@@ -181,8 +179,13 @@ class CsvProfiler:
         elif counted:
             self.profile.lf_lines += 1
         raw = line.rstrip(b"\n").rstrip(b"\r")
+        # Seen on the whole first line: a BOM may arrive split across chunks.
+        self.profile.bom = raw.startswith(BOM)
         if raw.startswith(BOM):
             raw = raw[len(BOM) :]
+        if not _is_utf8(raw):
+            self.profile.invalid_utf8_lines += 1
+            self.profile.invalid_utf8_line_numbers.append(1)
         text = raw.decode("utf-8", errors="replace")
         self.profile.header = text.split("|")
         self.profile.header_fields = len(self.profile.header)

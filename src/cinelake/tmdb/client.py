@@ -23,6 +23,11 @@ from cinelake.tmdb.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_aft
 
 log = logging.getLogger(__name__)
 
+_AUTH_REFUSED = (
+    "TMDB refused the credential (401, status_code 7): check TMDB_API_KEY "
+    "or TMDB_READ_ACCESS_TOKEN; no further request was sent"
+)
+
 
 @dataclass(frozen=True)
 class TmdbAnswer:
@@ -97,6 +102,7 @@ class TmdbClient:
         self.remaining: Callable[[], float] = lambda: float("inf")
         self.stats = ClientStats()
         self._stats_lock = threading.Lock()
+        self._refused = False  # set by the first 401: no worker sends another request
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> TmdbAnswer:
         """GET `path` (e.g. `/movie/550`); raises only on 401, which ends the run."""
@@ -109,6 +115,8 @@ class TmdbClient:
         while True:
             attempt += 1
             self.limiter.acquire()
+            if self._refused:
+                raise TmdbAuthError(_AUTH_REFUSED)
             self._count("requests")
             retry_after: float | None = None
             try:
@@ -122,10 +130,8 @@ class TmdbClient:
                 last_body = body
                 last_error = _truncation(response, body)
                 if last_error is None and response.status_code == 401:
-                    raise TmdbAuthError(
-                        "TMDB refused the credential (401, status_code 7): check TMDB_API_KEY "
-                        "or TMDB_READ_ACCESS_TOKEN; no further request was sent"
-                    )
+                    self._refused = True
+                    raise TmdbAuthError(_AUTH_REFUSED)
                 if last_error is None and response.status_code not in RETRYABLE_STATUSES:
                     return TmdbAnswer(endpoint, response.status_code, body, attempt)
                 if response.status_code == 429:
