@@ -190,13 +190,13 @@ def test_role_reads_local_csvs_without_writing_them(
     assert _object_prefixes(statement["Resource"]) == {"Raw/Local/CSV/*"}
 
 
-def test_role_lists_the_bucket_only_under_raw(
+def test_role_may_list_the_raw_bucket_so_missing_keys_answer_404_not_403(
     role_statements: dict[str, dict[str, Any]],
 ) -> None:
-    statement = role_statements["ListRawZoneOnly"]
+    statement = role_statements["ListRawBucket"]
 
     assert _as_list(statement["Action"]) == ["s3:ListBucket"]
-    assert statement["Condition"] == {"StringLike": {"s3:prefix": "Raw/*"}}
+    assert "Condition" not in statement
 
 
 def test_role_reads_only_the_stack_secret(
@@ -231,7 +231,7 @@ def test_role_grants_nothing_else(role_statements: dict[str, dict[str, Any]]) ->
     assert set(role_statements) == {
         "WriteRawTmdbManifestsAndState",
         "ReadLocalCsvIds",
-        "ListRawZoneOnly",
+        "ListRawBucket",
         "ReadTmdbSecret",
         "WriteOwnLogs",
         "ContinueBackfillBySelfInvoke",

@@ -402,7 +402,7 @@ def test_the_manifest_lists_every_file_with_records_bytes_and_sha256(
         "--series",
         str(SERIES_CSV),
         "--batch-size",
-        "7",
+        "40",
     )
     stored = manifests(lake.store)
     assert len(stored) == 1

@@ -185,7 +185,8 @@ def lake_status(store: Store, since: date | None = None, until: date | None = No
             if state in LANDED_STATES:
                 row.landed[obj["key"]] = _Landed(_int(obj.get("bytes")), _int(obj.get("records")))
                 row.failed_keys.discard(obj["key"])
-            elif state in FAILED_STATES and obj["key"] not in row.landed:
+            elif state in FAILED_STATES:
+                # Still counted as an object if an earlier run landed it: the bytes are there.
                 row.failed_keys.add(obj["key"])
         if str(manifest.data.get("command", "")).startswith("ingest-tmdb"):
             plan = str((manifest.data.get("options") or {}).get("plan_id") or manifest.key)
