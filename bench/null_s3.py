@@ -22,6 +22,7 @@ import argparse
 import base64
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import signal
@@ -36,15 +37,16 @@ import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 try:
-    from awscrt import checksums as _crt
+    from awscrt import checksums as _crt  # type: ignore[import-untyped]
 except ImportError:  # the server still runs; it just cannot combine or verify CRC32C/CRC64NVME
     _crt = None
 
@@ -94,7 +96,9 @@ def _crc_function(algorithm: str) -> Callable[[Any, int], int]:
         return zlib.crc32
     if _crt is None:
         raise ValueError(f"{algorithm} needs awscrt")
-    return {"CRC32C": _crt.crc32c, "CRC64NVME": _crt.crc64nvme}[algorithm]
+    return cast(
+        Callable[[Any, int], int], {"CRC32C": _crt.crc32c, "CRC64NVME": _crt.crc64nvme}[algorithm]
+    )
 
 
 def _crc_b64(algorithm: str, value: int) -> str:
@@ -195,7 +199,7 @@ class _Reader(Protocol):
 class _Bounded:
     """The `Content-Length` bytes of one request, so framing can never eat the next request."""
 
-    def __init__(self, raw: BinaryIO, length: int) -> None:
+    def __init__(self, raw: io.BufferedIOBase, length: int) -> None:
         self._raw = raw
         self.remaining = length
         self.trailers: dict[str, str] = {}
@@ -223,7 +227,7 @@ class _Dechunked:
     `aws-chunked` content encoding inside, whose chunks need not line up with the outer ones.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: io.BufferedIOBase) -> None:
         self._raw = raw
         self._left = 0
         self._started = False
@@ -290,8 +294,8 @@ class _Payload:
 
 
 def _read_body(
-    raw: BinaryIO,
-    headers: Mapping[str, str],
+    raw: io.BufferedIOBase,
+    headers: Message[str, str],
     *,
     keep_bytes: int,
     verify_algorithm: str | None,
@@ -357,7 +361,7 @@ def _read_body(
     return _Payload(size, trailers, bytes(kept) if kept is not None else None, computed)
 
 
-def _sent_checksum(headers: Mapping[str, str], trailers: Mapping[str, str]) -> tuple[str, str]:
+def _sent_checksum(headers: Message[str, str], trailers: Mapping[str, str]) -> tuple[str, str]:
     """The (algorithm, value) the client sent in a header or a trailer, or ("", "")."""
     for algorithm in ALGORITHMS:
         name = f"x-amz-checksum-{algorithm.lower()}"
@@ -367,7 +371,7 @@ def _sent_checksum(headers: Mapping[str, str], trailers: Mapping[str, str]) -> t
     return "", ""
 
 
-def _announced_algorithm(headers: Mapping[str, str]) -> str | None:
+def _announced_algorithm(headers: Message[str, str]) -> str | None:
     """The algorithm a request will carry, known before its body is read (for verification)."""
     for algorithm in ALGORITHMS:
         if headers.get(f"x-amz-checksum-{algorithm.lower()}"):
@@ -389,7 +393,7 @@ def _xml(root: str, children: list[tuple[str, str | None]]) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{NS}">{inner}</{root}>'.encode()
 
 
-def _metadata(headers: Mapping[str, str]) -> dict[str, str]:
+def _metadata(headers: Message[str, str]) -> dict[str, str]:
     return {
         name.lower().removeprefix("x-amz-meta-"): value
         for name, value in headers.items()
@@ -415,7 +419,7 @@ class _Server(ThreadingHTTPServer):
         # holds up accept() for the others.
         tls = self.context.wrap_socket(request, server_side=True)
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            _Handler(tls, client_address, self)
         finally:
             with contextlib.suppress(OSError):
                 tls.close()

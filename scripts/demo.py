@@ -59,13 +59,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def choose_lake(wanted: Path, now: datetime | None = None) -> tuple[Path, str]:
     """Where this demo lands, and a sentence saying why; never deletes what a demo did not make."""
     if not wanted.exists() or (wanted.is_dir() and not any(wanted.iterdir())):
-        return wanted, f"a fresh lake in {wanted}"
+        return wanted, f"a fresh lake in {_display(wanted)}"
     if wanted.is_dir() and (wanted / MARKER).is_file():
         shutil.rmtree(wanted)
-        return wanted, f"{wanted} held the previous demo's lake: removed, starting fresh"
+        return wanted, f"{_display(wanted)} held the previous demo's lake: removed, starting fresh"
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     other = wanted.with_name(f"{wanted.name}-demo-{stamp}")
-    return other, f"{wanted} holds something the demo did not make, left untouched; using {other}"
+    return other, (
+        f"{_display(wanted)} holds something the demo did not make: left untouched; "
+        f"this demo lands in {_display(other)}"
+    )
+
+
+def _display(path: Path) -> str:
+    return str(path) if path.is_absolute() else f"./{path}"
 
 
 def child_environment(extra: dict[str, str]) -> dict[str, str]:
@@ -232,9 +239,10 @@ def where_to_look(lake: str, env: dict[str, str], env_file: Path, day: str) -> N
     tmdb_key = first("Raw/TMDB/JSON/Movies/")
     manifests = [o.key for o in store.list(f"Raw/_manifests/{date_path}/")]
     store.close()
-    base = lake if lake.startswith("s3://") else shown(Path(lake))
+    base = lake if lake.startswith("s3://") else _display(Path(shown(Path(lake))))
     print("\nWhere to look:")
-    print(f"  the lake          {base}/  (the same tree S3 would hold)")
+    where = "in the local S3 server" if lake.startswith("s3://") else "the same tree S3 would hold"
+    print(f"  the lake          {base}/  ({where})")
     print(f"  a CSV, as sent    {base}/{csv_key}")
     print(f"  TMDB JSON lines   {base}/{tmdb_key}")
     for key in manifests:

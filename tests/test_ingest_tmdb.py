@@ -87,18 +87,18 @@ def test_from_csv_reads_local_movies_and_series_files(lake: Lake, emulator: Tmdb
 
 
 def test_from_csv_with_only_a_movies_file_looks_up_movies_only(
-    lake: Lake, emulator: TmdbEmulator
+    local_lake: Lake, emulator: TmdbEmulator
 ) -> None:
-    ingest_json(lake, emulator, "--movies", str(MOVIES_CSV))
-    tally = landed(lake.store)
+    ingest_json(local_lake, emulator, "--movies", str(MOVIES_CSV))
+    tally = landed(local_lake.store)
     assert tally.records
     assert all(i.startswith(("find-movie:", "movie:")) for i in tally.records)
 
 
 def test_from_csv_without_landed_csvs_is_refused_before_any_request(
-    lake: Lake, emulator: TmdbEmulator
+    local_lake: Lake, emulator: TmdbEmulator
 ) -> None:
-    result = cli(tmdb_argv(lake), tmdb_env(emulator, lake))
+    result = cli(tmdb_argv(local_lake), tmdb_env(emulator, local_lake))
     assert result.code == 2
     assert "ingest-csv" in result.err
     assert emulator.stats().total_requests == 0
@@ -157,6 +157,19 @@ def test_discover_lands_the_pages_themselves(lake: Lake, emulator: TmdbEmulator)
         body = emulator_body_for(emulator, path, params)
         assert tally.bodies[item] == body
     assert {f.structure for f in tmdb_files(lake.store)} == {"Discover"}
+
+
+def test_discover_with_more_pages_on_the_same_date_fetches_the_extra_pages(
+    local_lake: Lake, emulator: TmdbEmulator
+) -> None:
+    first = ingest(local_lake, emulator, plan="discover", kind="movie", max_pages=2)
+    assert first.counts["landed"] == 2
+    second = ingest(local_lake, emulator, plan="discover", kind="movie", max_pages=4)
+    assert second.status == "succeeded"
+    assert second.counts["landed"] == 4
+    pages = [f"discover-movie:{n}" for n in range(1, 5)]
+    tally = landed(local_lake.store)
+    assert set(pages) <= set(tally.records)
 
 
 def emulator_body_for(emulator: TmdbEmulator, path: str, params: dict[str, str]) -> bytes:
@@ -333,14 +346,16 @@ def test_files_over_ten_megabytes_are_split_when_landing(
 
 
 def test_unknown_imdb_ids_and_404s_land_in_the_errors_file(
-    lake: Lake, emulator: TmdbEmulator
+    local_lake: Lake, emulator: TmdbEmulator
 ) -> None:
-    manifest = ingest_json(lake, emulator, "--ids", f"{UNKNOWN_IMDB},movie:999999999,movie:550")
+    manifest = ingest_json(
+        local_lake, emulator, "--ids", f"{UNKNOWN_IMDB},movie:999999999,movie:550"
+    )
     assert manifest["status"] == "succeeded"
     assert manifest["counts"]["not_found"] == 2
     assert manifest["counts"]["failed"] == 0
     tally = assert_exactly_once(
-        lake.store,
+        local_lake.store,
         {f"find:{UNKNOWN_IMDB}", FIGHT_CLUB},
         {f"find:{UNKNOWN_IMDB}", "movie:999999999"},
     )
@@ -402,7 +417,7 @@ def test_the_manifest_lists_every_file_with_records_bytes_and_sha256(
         "--series",
         str(SERIES_CSV),
         "--batch-size",
-        "40",
+        "40" if lake.name == "local" else "100",
     )
     stored = manifests(lake.store)
     assert len(stored) == 1
@@ -433,11 +448,11 @@ def test_the_manifest_lists_every_file_with_records_bytes_and_sha256(
     assert printed["counts"]["http_requests"] == emulator.stats().total_requests
 
 
-def test_a_bearer_read_token_alone_is_enough(lake: Lake, emulator: TmdbEmulator) -> None:
+def test_a_bearer_read_token_alone_is_enough(local_lake: Lake, emulator: TmdbEmulator) -> None:
     from tmdb_fixtures import READ_TOKEN
 
-    env = tmdb_env(emulator, lake, TMDB_READ_ACCESS_TOKEN=READ_TOKEN)
+    env = tmdb_env(emulator, local_lake, TMDB_READ_ACCESS_TOKEN=READ_TOKEN)
     del env["TMDB_API_KEY"]
-    result = cli([*tmdb_argv(lake, "--ids", "movie:550"), "--json", "-q"], env)
+    result = cli([*tmdb_argv(local_lake, "--ids", "movie:550"), "--json", "-q"], env)
     assert result.code == 0, result.err
-    assert_exactly_once(lake.store, {FIGHT_CLUB}, set())
+    assert_exactly_once(local_lake.store, {FIGHT_CLUB}, set())

@@ -97,8 +97,8 @@ class Lake:
         return [o.key for o in self.store.list("Raw/") if not layout.is_control_key(o.key)]
 
 
-@pytest.fixture(scope="module")
-def tmdb() -> Iterator[TmdbEmulator]:
+@pytest.fixture(name="tmdb", scope="module")
+def tmdb_fixture() -> Iterator[TmdbEmulator]:
     with TmdbEmulator(EmulatorConfig()) as emulator:
         yield emulator
 
@@ -134,15 +134,15 @@ def moto_lake(endpoint: S3Endpoint, emulator: TmdbEmulator) -> Lake:
     )
 
 
-@pytest.fixture(params=["local", "moto"])
-def lake(request: pytest.FixtureRequest, clean_env: Path, tmdb: TmdbEmulator) -> Lake:
+@pytest.fixture(name="lake", params=["local", "moto"])
+def lake_fixture(request: pytest.FixtureRequest, clean_env: Path, tmdb: TmdbEmulator) -> Lake:
     if request.param == "local":
         return local_lake(clean_env / "lake", tmdb)
     return moto_lake(request.getfixturevalue("moto_endpoint"), tmdb)
 
 
-@pytest.fixture
-def disk_lake(clean_env: Path, tmdb: TmdbEmulator) -> Lake:
+@pytest.fixture(name="disk_lake")
+def disk_lake_fixture(clean_env: Path, tmdb: TmdbEmulator) -> Lake:
     return local_lake(clean_env / "lake", tmdb)
 
 

@@ -77,6 +77,12 @@ def backend(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> 
     return opened
 
 
+@pytest.fixture(params=["moto", "rclone"])
+def s3_backend(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> Backend:
+    """S3 endpoints only, in buckets without versioning."""
+    return _open(request.param, request, tmp_path, versioned=False)
+
+
 @pytest.fixture(params=["local", "moto"])
 def versioned_backend(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> Backend:
     opened = _open(request.param, request, tmp_path, versioned=True)
@@ -138,9 +144,8 @@ def test_different_bytes_for_a_taken_key_are_refused_and_the_original_kept(
     assert backend.store.get_bytes("Raw/x/a.csv") == b"original"
 
 
-def test_overwrite_is_refused_where_previous_versions_are_not_kept(backend: Backend) -> None:
-    if backend.name == "local":
-        pytest.skip("the local backend always keeps previous versions")
+def test_overwrite_is_refused_where_previous_versions_are_not_kept(s3_backend: Backend) -> None:
+    backend = s3_backend
     assert not backend.store.keeps_versions
     backend.store.put_bytes("Raw/x/a.csv", b"original")
     with pytest.raises(ObjectConflict, match="does not keep previous versions"):
@@ -276,16 +281,15 @@ def test_open_read_of_a_missing_key_raises_file_not_found(backend: Backend) -> N
 # What S3 endpoints do or do not honour --------------------------------------------------------
 
 
-def test_conditional_write_support_is_detected_not_assumed(backend: Backend) -> None:
-    if backend.endpoint is None:
-        pytest.skip("the local backend writes with O_EXCL-like links, no endpoint to probe")
-    store = backend.store
+def test_conditional_write_support_is_detected_not_assumed(s3_backend: Backend) -> None:
+    store = s3_backend.store
     assert isinstance(store, S3Store)
-    assert store.honours_conditional_writes() is backend.endpoint.conditional_writes
+    assert s3_backend.endpoint is not None
+    assert store.honours_conditional_writes() is s3_backend.endpoint.conditional_writes
 
 
-def test_conditional_write_probe_leaves_no_object_behind(backend: Backend) -> None:
-    if not isinstance(backend.store, S3Store):
-        pytest.skip("only S3 endpoints are probed")
-    backend.store.honours_conditional_writes()
-    assert list(backend.store.list("")) == []
+def test_conditional_write_probe_leaves_no_object_behind(s3_backend: Backend) -> None:
+    store = s3_backend.store
+    assert isinstance(store, S3Store)
+    store.honours_conditional_writes()
+    assert list(store.list("")) == []

@@ -343,7 +343,9 @@ class Expected:
 
 
 def expected_from_csv(
-    catalogue: Catalogue | None = None, movies: Path = MOVIES_CSV, series: Path = SERIES_CSV
+    catalogue: Catalogue | None = None,
+    movies: Path | None = MOVIES_CSV,
+    series: Path | None = SERIES_CSV,
 ) -> Expected:
     catalogue = catalogue or Catalogue.sample()
     finds: list[str] = []
@@ -351,7 +353,7 @@ def expected_from_csv(
     unknown: list[str] = []
     seen: set[str] = set()
     for path, kind in ((movies, "movie"), (series, "tv")):
-        for imdb in csv_ids(path):
+        for imdb in csv_ids(path) if path else ():
             if imdb in seen:
                 continue
             seen.add(imdb)

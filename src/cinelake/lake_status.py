@@ -37,11 +37,16 @@ class Manifest:
     error: str | None = None
 
     @property
-    def run_order(self) -> tuple[str, str]:
-        """Runs compare by finish time; the run id (start time first) breaks ties."""
+    def run_order(self) -> tuple[str, int, str]:
+        """Runs compare by finish time, which has one-second resolution.
+
+        Within one second the order cannot be known, so a failing run counts as the later one:
+        a tie never hides a failure. The run id then makes the order total.
+        """
         data = self.data or {}
         finished = str(data.get("finished_at") or data.get("started_at") or "")
-        return finished, str(data.get("run_id") or "")
+        rank = {"succeeded": 0, "partial": 1}.get(str(data.get("status")), 2)
+        return finished, rank, str(data.get("run_id") or "")
 
 
 def manifest_day(key: str) -> date | None:
@@ -153,7 +158,8 @@ class _RowBuilder:
     """Latest listing per key, so a key landed by one run and `unchanged` in another counts once."""
 
     landed: dict[str, _Landed] = field(default_factory=dict)
-    failed_keys: set[str] = field(default_factory=set)
+    latest: dict[str, tuple[tuple[str, int, str], bool]] = field(default_factory=dict)
+    """Per key: the order of the run that listed it last, and whether that listing failed."""
     runs: set[str] = field(default_factory=set)
     last: Manifest | None = None
     item_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -163,6 +169,25 @@ class _RowBuilder:
         self.runs.add(manifest.key)
         if self.last is None or manifest.run_order >= self.last.run_order:
             self.last = manifest
+
+    def saw_object(self, manifest: Manifest, obj: dict[str, Any]) -> None:
+        key, state, order = obj["key"], obj.get("state"), manifest.run_order
+        if state not in LANDED_STATES and state not in FAILED_STATES:
+            return
+        known = self.latest.get(key)
+        if known is not None and order < known[0]:
+            # An older listing: it can still say what landed, if nothing newer landed it.
+            if state in LANDED_STATES and key not in self.landed:
+                self.landed[key] = _Landed(_int(obj.get("bytes")), _int(obj.get("records")))
+            return
+        self.latest[key] = (order, state in FAILED_STATES)
+        if state in LANDED_STATES:
+            self.landed[key] = _Landed(_int(obj.get("bytes")), _int(obj.get("records")))
+        # A failed listing leaves an earlier landing counted: those bytes are still there.
+
+    @property
+    def failed_keys(self) -> int:
+        return sum(1 for _, failed in self.latest.values() if failed)
 
 
 def lake_status(store: Store, since: date | None = None, until: date | None = None) -> StatusReport:
@@ -181,13 +206,7 @@ def lake_status(store: Store, since: date | None = None, until: date | None = No
                 continue
             row = rows.setdefault((where[1], where[0]), _RowBuilder())
             row.saw_run(manifest)
-            state = obj.get("state")
-            if state in LANDED_STATES:
-                row.landed[obj["key"]] = _Landed(_int(obj.get("bytes")), _int(obj.get("records")))
-                row.failed_keys.discard(obj["key"])
-            elif state in FAILED_STATES:
-                # Still counted as an object if an earlier run landed it: the bytes are there.
-                row.failed_keys.add(obj["key"])
+            row.saw_object(manifest, obj)
         if str(manifest.data.get("command", "")).startswith("ingest-tmdb"):
             plan = str((manifest.data.get("options") or {}).get("plan_id") or manifest.key)
             slot = (manifest.day, plan)
@@ -211,7 +230,7 @@ def lake_status(store: Store, since: date | None = None, until: date | None = No
                 last_run_finished_at=_str_or_none(last.get("finished_at")),
                 last_run_status=_str_or_none(last.get("status")),
                 not_found=items_not_found,
-                failed=items_failed + len(built.failed_keys),
+                failed=items_failed + built.failed_keys,
             )
         )
     return report

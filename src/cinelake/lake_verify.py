@@ -103,7 +103,7 @@ class _Claim:
 
     key: str
     run_id: str | None
-    order: tuple[str, str]
+    order: tuple[str, int, str]
     size: int | None
     sha256: str | None
     checksum_algorithm: str | None
@@ -135,7 +135,7 @@ def verify_lake(
         report.partitions += 1
         claims = _claims_of_day(store, manifests_by_day.get(day, []), report, found)
         for key in sorted(claims):
-            _check_claim(store, claims[key], deep, report, found)
+            _check_claims(store, claims[key], deep, report, found)
         for prefix in sorted(data_partitions.get(day, ())):
             for info in store.list(prefix):
                 report.scanned += 1
@@ -192,9 +192,13 @@ def _loose_day(info: ObjectInfo) -> date | None:
 
 def _claims_of_day(
     store: Store, keys: list[str], report: VerifyReport, found: Callable[[Finding], None]
-) -> dict[str, _Claim]:
-    """The latest claim per key: a later run's `--overwrite` supersedes an earlier claim."""
-    claims: dict[str, _Claim] = {}
+) -> dict[str, list[_Claim]]:
+    """The latest claims per key: a later run's `--overwrite` supersedes an earlier claim.
+
+    Manifest times have one-second resolution, so claims finished in the same second as the
+    latest are all kept: which of them came last cannot be told, and the object may match any.
+    """
+    claims: dict[str, list[_Claim]] = {}
     for key in keys:
         manifest = read_manifest(store, key)
         report.manifests += 1
@@ -202,9 +206,11 @@ def _claims_of_day(
             found(Finding("unreadable-manifest", key, manifest.error or "unreadable"))
             continue
         for claim in _claims_of(manifest):
-            known = claims.get(claim.key)
-            if known is None or claim.order >= known.order:
-                claims[claim.key] = claim
+            group = claims.get(claim.key)
+            if group is None or claim.order[0] > group[0].order[0]:
+                claims[claim.key] = [claim]
+            elif claim.order[0] == group[0].order[0]:
+                group.append(claim)
     return claims
 
 
@@ -225,74 +231,95 @@ def _claims_of(manifest: Manifest) -> Iterator[_Claim]:
         )
 
 
-def _check_claim(
+class _Bytes:
+    """The object's SHA-256, computed at most once however many claims ask for it."""
+
+    def __init__(self, store: Store, key: str, report: VerifyReport) -> None:
+        self.store = store
+        self.key = key
+        self.report = report
+        self._sha256: str | None = None
+
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = self.store.sha256_of(self.key)
+            self.report.rehashed += 1
+        return self._sha256
+
+
+def _check_claims(
     store: Store,
-    claim: _Claim,
+    claims: list[_Claim],
     deep: bool,
     report: VerifyReport,
     found: Callable[[Finding], None],
 ) -> None:
-    """At most one finding per object: the most telling one."""
+    """One HEAD per object, at most one finding: the latest claim's, unless a tied one holds."""
+    latest = max(claims, key=lambda c: c.order)
     report.checked += 1
-    info = store.head(claim.key)
+    info = store.head(latest.key)
     if info is None:
         found(
             Finding(
-                "missing", claim.key, "named by its manifest, absent from the lake", claim.run_id
+                "missing", latest.key, "named by its manifest, absent from the lake", latest.run_id
             )
         )
         return
     report.checked_bytes += info.size
-    if claim.size is not None and info.size != claim.size:
-        found(
-            Finding(
-                "altered",
-                claim.key,
-                f"size {info.size} B, manifest says {claim.size} B",
-                claim.run_id,
-            )
-        )
+    content = _Bytes(store, latest.key, report)
+    try:
+        verdicts = [_compare(info, claim, deep, content) for claim in claims]
+    except FileNotFoundError:
+        found(Finding("missing", latest.key, "vanished while being re-hashed", latest.run_id))
         return
-    problems: list[str] = []
-    checksum_missing = bool(claim.checksum) and info.checksum is None
-    comparable = (
+    if any(v is None for v in verdicts):
+        if not deep and not any(_comparable(info, c) for c in claims):
+            report.size_only += 1
+        return
+    found(verdicts[claims.index(latest)] or next(v for v in verdicts if v))
+
+
+def _comparable(info: ObjectInfo, claim: _Claim) -> bool:
+    return (
         bool(claim.checksum and claim.checksum_algorithm)
         and info.checksum is not None
         and info.checksum_algorithm == claim.checksum_algorithm
     )
-    if comparable and info.checksum != claim.checksum:
+
+
+def _compare(info: ObjectInfo, claim: _Claim, deep: bool, content: _Bytes) -> Finding | None:
+    """What is wrong with the object against this claim, if anything: the most telling fact."""
+    if claim.size is not None and info.size != claim.size:
+        return Finding(
+            "altered", claim.key, f"size {info.size} B, manifest says {claim.size} B", claim.run_id
+        )
+    problems: list[str] = []
+    checksum_missing = bool(claim.checksum) and info.checksum is None
+    if _comparable(info, claim) and info.checksum != claim.checksum:
         problems.append(
             f"{claim.checksum_algorithm} {info.checksum}, manifest says {claim.checksum}"
         )
-    elif not comparable and not checksum_missing and not deep:
-        report.size_only += 1
     recorded_sha = info.metadata.get(META_SHA256)
     if recorded_sha and claim.sha256 and recorded_sha != claim.sha256:
         problems.append("the object's recorded SHA-256 differs from the manifest's")
     if deep and claim.sha256 and not problems:
-        try:
-            actual = store.sha256_of(claim.key)
-        except FileNotFoundError:
-            found(Finding("missing", claim.key, "vanished while being re-hashed", claim.run_id))
-            return
-        report.rehashed += 1
+        actual = content.sha256()
         if actual != claim.sha256:
             problems.append(f"SHA-256 of the bytes {actual}, manifest says {claim.sha256}")
         elif checksum_missing:
             # The bytes themselves were proven intact: a dropped checksum is no longer a doubt.
             checksum_missing = False
     if problems:
-        found(Finding("altered", claim.key, "; ".join(problems), claim.run_id))
-    elif checksum_missing:
-        found(
-            Finding(
-                "checksum-missing",
-                claim.key,
-                f"the lake returns no checksum; the manifest recorded {claim.checksum_algorithm} "
-                f"{claim.checksum}; run verify --deep to re-hash the bytes",
-                claim.run_id,
-            )
+        return Finding("altered", claim.key, "; ".join(problems), claim.run_id)
+    if checksum_missing:
+        return Finding(
+            "checksum-missing",
+            claim.key,
+            f"the lake returns no checksum; the manifest recorded {claim.checksum_algorithm} "
+            f"{claim.checksum}; run verify --deep to re-hash the bytes",
+            claim.run_id,
         )
+    return None
 
 
 def _text(value: object) -> str | None:

@@ -1,0 +1,537 @@
+"""`cinelake ingest-csv` when things go wrong: bad input, racing writers, interrupted uploads.
+
+Bad input is exit 2 with one line naming the input, and nothing in the lake. A race leaves one
+writer's bytes whole. An interrupted upload leaves nothing visible and a re-run lands it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SECRET_KEY, S3Endpoint, free_port, new_bucket
+from lakes import Lake, csv_key, open_lake
+
+from cinelake.cli import main
+from cinelake.errors import ObjectConflict
+from cinelake.settings import load_settings
+from cinelake.store import LocalDirStore, S3Store, Store, s3_client
+from cinelake.store.base import Landed
+from cinelake.store.s3 import MIB, TransferSettings
+
+HEADER = b"id|tituloPincipal|anoLancamento\n"
+INGEST = [sys.executable, "-m", "cinelake", "ingest-csv", "--date", "2025-05-02"]
+
+
+@pytest.fixture
+def moto_lake(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> Lake:
+    return open_lake("moto", request, tmp_path)
+
+
+@pytest.fixture
+def movies(tmp_path: Path) -> Path:
+    path = tmp_path / "in" / "movies.csv"
+    path.parent.mkdir()
+    path.write_bytes(HEADER + b"tt1|Central do Brasil|1998\n")
+    return path
+
+
+def ingest(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], *args: str
+) -> tuple[int, str, str]:
+    code = main(["ingest-csv", "--date", "2025-05-02", *args], environ=env)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(err: str, *names: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("cinelake: error: ")
+    for name in names:
+        assert name in lines[0]
+    assert SECRET_KEY not in err
+
+
+# Bad input: exit 2, one line, nothing written -------------------------------------------------
+
+
+def test_missing_file_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere" / "movies.csv"
+    code, _, err = ingest(capsys, moto_lake.env, "--movies", str(missing))
+    assert code == 2
+    assert_one_error_line(err, str(missing), "no such file")
+    assert moto_lake.keys() == []
+
+
+def test_directory_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, tmp_path: Path
+) -> None:
+    folder = tmp_path / "a-folder.csv"
+    folder.mkdir()
+    code, _, err = ingest(capsys, moto_lake.env, "--movies", str(folder))
+    assert code == 2
+    assert_one_error_line(err, str(folder), "is a directory")
+    assert moto_lake.keys() == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file whatever its mode")
+def test_unreadable_file_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+) -> None:
+    movies.chmod(0)
+    try:
+        code, _, err = ingest(capsys, moto_lake.env, "--movies", str(movies))
+    finally:
+        movies.chmod(0o644)
+    assert code == 2
+    assert_one_error_line(err, str(movies), "not readable")
+    assert moto_lake.keys() == []
+
+
+def test_empty_file_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, tmp_path: Path
+) -> None:
+    empty = tmp_path / "movies.csv"
+    empty.write_bytes(b"")
+    code, _, err = ingest(capsys, moto_lake.env, "--movies", str(empty))
+    assert code == 2
+    assert_one_error_line(err, str(empty), "empty")
+    assert moto_lake.keys() == []
+
+
+def test_unknown_dataset_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+) -> None:
+    code, _, err = ingest(capsys, moto_lake.env, "--file", f"Films={movies}")
+    assert code == 2
+    assert_one_error_line(err, "Films", "Movies or Series")
+    assert moto_lake.keys() == []
+
+
+def test_file_option_without_a_path_is_refused(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake
+) -> None:
+    code, _, err = ingest(capsys, moto_lake.env, "--file", "Movies")
+    assert code == 2
+    assert_one_error_line(err, "DATASET=PATH")
+
+
+def test_no_file_at_all_is_refused_naming_the_variables(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake
+) -> None:
+    code, _, err = ingest(capsys, moto_lake.env)
+    assert code == 2
+    assert_one_error_line(err, "CAMINHO_DO_ARQUIVO_LOCAL_MOVIES")
+    assert moto_lake.keys() == []
+
+
+def test_two_files_for_the_same_key_are_refused_before_anything_lands(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path, tmp_path: Path
+) -> None:
+    twin = tmp_path / "other" / "movies.csv"
+    twin.parent.mkdir()
+    twin.write_bytes(HEADER)
+    code, _, err = ingest(
+        capsys, moto_lake.env, "--movies", str(movies), "--file", f"Movies={twin}"
+    )
+    assert code == 2
+    assert_one_error_line(err, str(twin), "same key")
+    assert moto_lake.keys() == []
+
+
+def test_bad_second_file_stops_the_run_before_the_first_lands(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "series.csv"
+    code, _, err = ingest(capsys, moto_lake.env, "--movies", str(movies), "--series", str(missing))
+    assert code == 2
+    assert_one_error_line(err, str(missing))
+    assert moto_lake.keys() == []
+
+
+def test_bucket_that_does_not_exist_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+) -> None:
+    env = moto_lake.env | {"NOME_DO_BUCKET_S3": "no-such-bucket-cinelake"}
+    code, _, err = ingest(capsys, env, "--movies", str(movies))
+    assert code == 2
+    assert_one_error_line(err, "no-such-bucket-cinelake", "does not exist")
+    buckets = [b["Name"] for b in moto_lake.client.list_buckets()["Buckets"]]
+    assert "no-such-bucket-cinelake" not in buckets
+
+
+def test_no_credentials_is_refused_saying_which_variables_to_set(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+) -> None:
+    env = {
+        "AWS_ENDPOINT_URL_S3": moto_lake.env["AWS_ENDPOINT_URL_S3"],
+        "NOME_DO_BUCKET_S3": moto_lake.env["NOME_DO_BUCKET_S3"],
+        "REGIAO_DO_BUCKET": "us-east-1",
+    }
+    code, _, err = ingest(capsys, env, "--movies", str(movies))
+    assert code == 2
+    assert_one_error_line(err, "no AWS credentials", "aws_access_key_id")
+    assert moto_lake.keys() == []
+
+
+def test_wrong_secret_key_is_refused_without_printing_it(
+    capsys: pytest.CaptureFixture[str],
+    clean_env: Path,
+    request: pytest.FixtureRequest,
+    movies: Path,
+) -> None:
+    """moto accepts any key; rclone checks them, so the denial is exercised there."""
+    lake = open_lake("rclone", request, clean_env)
+    env = lake.env | {"AWS_SECRET_ACCESS_KEY": "wrong-secret-value-1234"}
+    code, _, err = ingest(capsys, env, "--movies", str(movies))
+    assert code == 2
+    assert_one_error_line(err, str(lake.bucket), "denied")
+    assert "wrong-secret-value-1234" not in err
+    assert lake.keys() == []
+
+
+def test_endpoint_down_is_refused_naming_the_endpoint(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    env = moto_lake.env | {"AWS_ENDPOINT_URL_S3": down}
+    code, _, err = ingest(capsys, env, "--movies", str(movies))
+    assert code == 2
+    assert_one_error_line(err, down, "AWS_ENDPOINT_URL_S3")
+    assert moto_lake.keys() == []
+
+
+def test_malformed_date_is_a_usage_error_naming_the_value(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["ingest-csv", "--movies", str(movies), "--date", "2025-5-32"], environ=moto_lake.env)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err.strip().splitlines()[-1].endswith("'2025-5-32' is not a date; use YYYY-MM-DD")
+    assert SECRET_KEY not in err
+    assert moto_lake.keys() == []
+
+
+def test_contradictory_settings_are_one_line_naming_both_variables(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+) -> None:
+    env = moto_lake.env | {"aws_secret_access_key": "another-secret-value"}
+    code, _, err = ingest(capsys, env, "--movies", str(movies))
+    assert code == 2
+    assert_one_error_line(err, "aws_secret_access_key", "AWS_SECRET_ACCESS_KEY")
+    assert "another-secret-value" not in err
+    assert moto_lake.keys() == []
+
+
+def test_missing_env_file_is_one_line_naming_it(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "absent.env"
+    code, _, err = ingest(
+        capsys, moto_lake.env, "--movies", str(movies), "--env-file", str(missing)
+    )
+    assert code == 2
+    assert_one_error_line(err, str(missing))
+
+
+def test_bad_input_on_the_local_lake_lands_nothing(
+    capsys: pytest.CaptureFixture[str], clean_env: Path, request: pytest.FixtureRequest
+) -> None:
+    lake = open_lake("local", request, clean_env)
+    empty = clean_env / "movies.csv"
+    empty.write_bytes(b"")
+    code, _, err = ingest(capsys, lake.env, "--movies", str(empty))
+    assert code == 2
+    assert_one_error_line(err, str(empty))
+    assert lake.keys() == []
+
+
+def test_verbose_failure_still_never_prints_the_secret_key(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+) -> None:
+    env = moto_lake.env | {"NOME_DO_BUCKET_S3": "no-such-bucket-cinelake"}
+    code, _, err = ingest(capsys, env, "--movies", str(movies), "-vv")
+    assert code == 2
+    assert SECRET_KEY not in err
+
+
+# Two writers racing for one key ---------------------------------------------------------------
+
+
+def _race_store(kind: str, endpoint: S3Endpoint | None, bucket: str, root: Path) -> Store:
+    if kind == "local":
+        return LocalDirStore(root)
+    assert endpoint is not None
+    client = s3_client(load_settings(environ=endpoint.env()))
+    return S3Store(
+        client,  # type: ignore[arg-type]
+        bucket,
+        # moto lists every upload as initiated in 2010, so with the default stale age each
+        # writer's sweep would abort the other's live upload; real S3 reports real times.
+        transfer=TransferSettings(part_size=5 * MIB, stale_upload_age=timedelta(days=36500)),
+        custom_endpoint=True,
+    )
+
+
+def race(stores: list[Store], key: str, files: list[Path]) -> list[Landed | Exception]:
+    """The worst interleaving, made deterministic: both writers find the key free, then the
+    first finishes its write before the second one's write reaches the lake.
+
+    The tap sees each chunk after the existence check and before the (conditional) write.
+    """
+    second_checked = threading.Event()
+    first_done = threading.Event()
+    results: list[Landed | Exception] = [RuntimeError("not run"), RuntimeError("not run")]
+
+    def first_tap(_chunk: bytes) -> None:
+        assert second_checked.wait(timeout=30)
+
+    def second_tap(_chunk: bytes) -> None:
+        second_checked.set()
+        assert first_done.wait(timeout=30)
+
+    def writer(index: int, tap: Any) -> None:
+        try:
+            results[index] = stores[index].put_file(key, files[index], tap=tap)
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            if index == 0:
+                first_done.set()
+            second_checked.set()
+
+    threads = [
+        threading.Thread(target=writer, args=(0, first_tap)),
+        threading.Thread(target=writer, args=(1, second_tap)),
+    ]
+    threads[0].start()
+    time.sleep(0)  # order does not matter: the events do
+    threads[1].start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.fixture(params=["local", "moto"])
+def race_stores(
+    request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path
+) -> tuple[list[Store], Store]:
+    kind = request.param
+    endpoint = request.getfixturevalue("moto_endpoint") if kind == "moto" else None
+    bucket = new_bucket(endpoint) if endpoint else ""
+    stores = [_race_store(kind, endpoint, bucket, tmp_path / "lake") for _ in range(2)]
+    return stores, stores[0]
+
+
+@pytest.mark.parametrize("size", [4096, 12 * MIB], ids=["single-part", "multipart"])
+def test_two_writers_racing_with_different_bytes_one_writes_one_conflicts(
+    race_stores: tuple[list[Store], Store], tmp_path: Path, size: int
+) -> None:
+    stores, reader = race_stores
+    files = []
+    for name in ("a", "b"):
+        path = tmp_path / name / "movies.csv"
+        path.parent.mkdir()
+        path.write_bytes(name.encode() * size)
+        files.append(path)
+
+    results = race(stores, "Raw/Local/CSV/Movies/2025/05/02/movies.csv", files)
+
+    assert isinstance(results[0], Landed)
+    assert results[0].state == "written"
+    assert isinstance(results[1], ObjectConflict), results[1]
+    assert "another writer" in str(results[1])
+    assert reader.get_bytes("Raw/Local/CSV/Movies/2025/05/02/movies.csv") == files[0].read_bytes()
+
+
+def test_two_writers_racing_with_the_same_bytes_one_writes_one_is_unchanged(
+    race_stores: tuple[list[Store], Store], movies: Path
+) -> None:
+    stores, reader = race_stores
+    results = race(stores, "Raw/x/movies.csv", [movies, movies])
+    states = [r.state if isinstance(r, Landed) else repr(r) for r in results]
+    assert states == ["written", "unchanged"]
+    assert reader.get_bytes("Raw/x/movies.csv") == movies.read_bytes()
+
+
+def test_two_processes_racing_for_one_key_leave_one_files_bytes_whole(
+    clean_env: Path, request: pytest.FixtureRequest
+) -> None:
+    lake = open_lake("moto", request, clean_env)
+    files = []
+    for name in ("a", "b"):
+        path = clean_env / name / "movies.csv"
+        path.parent.mkdir()
+        path.write_bytes(HEADER + name.encode() * 100_000 + b"\n")
+        files.append(path)
+    command = [sys.executable, "-m", "cinelake", "ingest-csv", "--date", "2025-05-02", "-q"]
+    env = {**os.environ, **lake.env}
+    writers = [
+        subprocess.Popen(
+            [*command, "--movies", str(path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path in files
+    ]
+    outcomes = [(w.wait(timeout=60), w.communicate()[1]) for w in writers]
+
+    assert sorted(code for code, _ in outcomes) == [0, 1]
+    loser_err = next(err for code, err in outcomes if code == 1)
+    assert "conflict" in loser_err
+    landed = lake.get(csv_key("movies.csv"))
+    assert landed in {path.read_bytes() for path in files}
+    assert landed == files[[code for code, _ in outcomes].index(0)].read_bytes()
+
+
+# Interrupted uploads --------------------------------------------------------------------------
+
+
+def start_upload(lake: Lake, source: Path, **extra: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        **lake.env,
+        "CINELAKE_PART_SIZE_MIB": "5",
+        "CINELAKE_MAX_CONCURRENCY": "1",
+        **extra,
+    }
+    return subprocess.Popen(
+        [*INGEST, "--movies", str(source)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_upload_in_progress(client: Any, bucket: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the upload ended before it could be interrupted: {process.stderr}")
+        time.sleep(0.01)
+    process.kill()
+    pytest.fail("no multipart upload started")
+
+
+@pytest.fixture(scope="module")
+def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "movies.csv"
+    row = b"tt0000001|Central do Brasil|Central do Brasil|1998|110|Drama|8.0|40000|actress|Dora|\n"
+    path.write_bytes(HEADER + row * (30 * MIB // len(row)))
+    return path
+
+
+@pytest.fixture
+def killed_upload(moto_lake: Lake, big_csv: Path) -> Lake:
+    """A run SIGKILLed after its multipart upload began: no cleanup code ran."""
+    process = start_upload(moto_lake, big_csv)
+    wait_for_upload_in_progress(moto_lake.client, moto_lake.bucket, process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    return moto_lake
+
+
+def test_killed_upload_leaves_no_object_visible_at_the_key(killed_upload: Lake) -> None:
+    lake = killed_upload
+    assert lake.data_keys() == []
+    uploads = lake.client.list_multipart_uploads(Bucket=lake.bucket)["Uploads"]
+    assert [u["Key"] for u in uploads] == [csv_key("movies.csv")]
+
+
+def test_rerun_after_a_kill_lands_the_file_byte_for_byte(
+    capsys: pytest.CaptureFixture[str], killed_upload: Lake, big_csv: Path
+) -> None:
+    lake = killed_upload
+    code, _, _ = ingest(
+        capsys, lake.env | {"CINELAKE_PART_SIZE_MIB": "5"}, "--movies", str(big_csv)
+    )
+    assert code == 0
+    assert lake.get(csv_key("movies.csv")) == big_csv.read_bytes()
+
+
+def test_run_leaves_a_recent_incomplete_upload_of_its_key_alone(
+    capsys: pytest.CaptureFixture[str],
+    clean_env: Path,
+    request: pytest.FixtureRequest,
+    big_csv: Path,
+) -> None:
+    """Younger than the stale age (1 hour), it could be another writer still at work.
+
+    Checked on rclone: moto reports every upload as initiated in 2010, hence always stale.
+    """
+    lake = open_lake("rclone", request, clean_env)
+    other = lake.client.create_multipart_upload(Bucket=lake.bucket, Key=csv_key("movies.csv"))
+
+    code, _, _ = ingest(
+        capsys, lake.env | {"CINELAKE_PART_SIZE_MIB": "5"}, "--movies", str(big_csv)
+    )
+
+    uploads = lake.client.list_multipart_uploads(Bucket=lake.bucket).get("Uploads", [])
+    assert code == 0
+    assert lake.get(csv_key("movies.csv")) == big_csv.read_bytes()
+    assert [u["UploadId"] for u in uploads] == [other["UploadId"]]
+
+
+def test_rerun_aborts_an_incomplete_upload_older_than_the_stale_age(
+    killed_upload: Lake, big_csv: Path
+) -> None:
+    lake = killed_upload
+    assert lake.endpoint is not None
+    store = S3Store(
+        s3_client(load_settings(environ=lake.endpoint.env())),  # type: ignore[arg-type]
+        str(lake.bucket),
+        transfer=TransferSettings(part_size=5 * MIB, stale_upload_age=timedelta(0)),
+        custom_endpoint=True,
+    )
+
+    landed = store.put_file(csv_key("movies.csv"), big_csv)
+
+    assert landed.state == "written"
+    assert lake.client.list_multipart_uploads(Bucket=lake.bucket).get("Uploads", []) == []
+    assert lake.get(csv_key("movies.csv")) == big_csv.read_bytes()
+
+
+def test_server_stopped_mid_upload_fails_the_run_with_one_error_line(
+    clean_env: Path, big_csv: Path
+) -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = S3Endpoint("moto-doomed", f"http://{host}:{port}", conditional_writes=True)
+    bucket = new_bucket(endpoint)
+    lake = Lake("moto", endpoint.env() | {"NOME_DO_BUCKET_S3": bucket}, bucket=bucket)
+    lake.endpoint = endpoint
+    process = start_upload(lake, big_csv)
+    try:
+        wait_for_upload_in_progress(lake.client, bucket, process)
+    finally:
+        server.stop()
+    _, err = process.communicate(timeout=120)
+
+    errors = [line for line in err.splitlines() if line.startswith("cinelake: error: ")]
+    assert process.returncode == 1
+    assert "Traceback" not in err
+    assert len(errors) == 1
+    assert csv_key("movies.csv") in errors[0]
+    assert "re-run" in errors[0]
+    assert SECRET_KEY not in err
