@@ -574,11 +574,6 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(clean_env: Path) -> None:
     assert "ETA" not in done.stderr + done.stdout
 
 
-@pytest.mark.xfail(
-    reason="--dry-run reports any existing key as 'unchanged' without comparing bytes, so a "
-    "dry run predicts exit 0 where the real run is a conflict (exit 1)",
-    strict=True,
-)
 def test_dry_run_predicts_a_conflict_for_different_bytes_at_a_landed_key(
     capsys: pytest.CaptureFixture[str], lake_local_or_moto: Lake, tmp_path: Path
 ) -> None:

@@ -26,7 +26,6 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     fast_client,
     ingest,
     lake_fixture,
-    land_sample_csvs,
     local_lake_fixture,
     make_emulator_fixture,
     manifests,

@@ -178,7 +178,8 @@ def test_objects_no_manifest_names_are_reported_as_unlisted(lake: Lake) -> None:
     beside = layout.tmdb_key("Movies", DAY, "stray")
     other_day = layout.tmdb_key("Find", date(2020, 1, 1), "orphan")
     outside = "Raw/notes.txt"
-    for key in (beside, other_day, outside):
+    deeper = f"{layout.tmdb_prefix('Movies', DAY)}nested/deeper.json"
+    for key in (beside, other_day, outside, deeper):
         put_stray(lake, key, b'{"id": 1}\n')
 
     everything = lake.cli("verify", "--json")
@@ -186,12 +187,14 @@ def test_objects_no_manifest_names_are_reported_as_unlisted(lake: Lake) -> None:
 
     assert everything.code == 1
     found = {(f["kind"], f["key"]) for f in everything.json()["findings"]}
-    assert found == {("unlisted", beside), ("unlisted", other_day), ("unlisted", outside)}
+    assert found == {("unlisted", k) for k in (beside, other_day, outside, deeper)}
+    assert len(everything.json()["findings"]) == 4  # each named once
     assert one_day.code == 1
-    assert one_day.out.splitlines()[0] == (
-        f"unlisted            {beside}: no manifest names this object"
-    )
-    assert len(one_day.out.splitlines()) == 2
+    assert one_day.out.splitlines()[:2] == [
+        f"unlisted            {deeper}: outside the raw layout; no manifest can name it",
+        f"unlisted            {beside}: no manifest names this object",
+    ]
+    assert len(one_day.out.splitlines()) == 3
 
 
 def test_checkpoints_and_manifests_are_not_data(disk_lake: Lake) -> None:

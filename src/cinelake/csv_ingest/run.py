@@ -18,7 +18,13 @@ from cinelake import checksums, layout
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler
 from cinelake.errors import InputError, ObjectConflict, RunError, StoreError
 from cinelake.logs import set_run_id
-from cinelake.manifest import ManifestObject, RunManifest, new_run_id, status_from_states
+from cinelake.manifest import (
+    ManifestObject,
+    ObjectState,
+    RunManifest,
+    new_run_id,
+    status_from_states,
+)
 from cinelake.store.base import META_RUN_ID, META_SOURCE, ProgressCallback, Store
 
 log = logging.getLogger(__name__)
@@ -158,11 +164,13 @@ def _land_one(
             entry.error = f"refused by --strict: {'; '.join(profile.anomalies())}"
             return entry
         if request.dry_run:
-            existing = store.head(key)
-            entry.state = "written" if existing is None else "unchanged"
-            entry.details["dry_run"] = (
-                "would write" if existing is None else "key exists: would compare and skip"
-            )
+            found = store.compare_file(key, source.path)
+            predicted: dict[str, tuple[ObjectState, str]] = {
+                "absent": ("written", "would write"),
+                "same": ("unchanged", "already landed with the same bytes: would skip"),
+                "different": ("conflict", "different bytes already landed: would refuse"),
+            }
+            entry.state, entry.details["dry_run"] = predicted[found]
             return entry
     profiler = CsvProfiler()
     metadata = {META_RUN_ID: run_id, META_SOURCE: quote(source.path.name)}

@@ -193,6 +193,17 @@ class Store(ABC):
             written.version_id,
         )
 
+    def compare_file(self, key: str, path: Path) -> Literal["absent", "same", "different"]:
+        """What `put_file` would find at `key`, without writing: for dry runs."""
+        existing = self.head(key)
+        if existing is None:
+            return "absent"
+        algorithm = existing.checksum_algorithm
+        if algorithm is None or not checksums.supported(algorithm):
+            algorithm = self.checksum_algorithm
+        sha, crc, size = checksums.file_digests(path, algorithm)
+        return "same" if self._same(existing, sha, crc, size, algorithm) else "different"
+
     def get_bytes(self, key: str) -> bytes:
         with self.open_read(key) as reader:
             return reader.read()

@@ -8,6 +8,7 @@ metadata, previous versions) lives under `<root>/.cinelake/`, outside the raw la
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -57,8 +58,11 @@ class LocalDirStore(Store):
             raise ValueError(f"{key!r} is not a lake key")
         return self.root / key
 
-    def _meta_path(self, key: str) -> Path:
-        return self.root / _CONTROL_DIR / "meta" / f"{key}.json"
+    def _meta_path(self, key: str, inode: int) -> Path:
+        """Sidecars are named by the inode they describe, so they can be written before the
+        bytes are published: a crash in between leaves only an orphan sidecar, never bytes
+        without their metadata, and racing writers never overwrite each other's sidecar."""
+        return self.root / _CONTROL_DIR / "meta" / f"{key}.{inode}.json"
 
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
@@ -66,7 +70,7 @@ class LocalDirStore(Store):
             stat = path.stat()
         except FileNotFoundError:
             return None
-        meta = self._read_meta(key)
+        meta = self._read_meta(key, stat.st_ino)
         fingerprint = [stat.st_size, stat.st_ino, stat.st_mtime_ns]
         if meta is None or meta.get("fingerprint") != fingerprint:
             meta = self._rebuild_meta(key, path)
@@ -119,11 +123,11 @@ class LocalDirStore(Store):
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            version = self._publish(key, tmp, replace=replace)
+            return self._commit(
+                key, tmp, checksums.sha256_hex(data), checksum, metadata, replace=replace
+            )
         finally:
             tmp.unlink(missing_ok=True)
-        self._write_meta(key, checksums.sha256_hex(data), checksum, metadata, version)
-        return version
 
     def _write_file(
         self,
@@ -152,10 +156,9 @@ class LocalDirStore(Store):
                         progress(len(chunk))
                 target.flush()
                 os.fsync(target.fileno())
-            version = self._publish(key, tmp, replace=replace)
+            version = self._commit(key, tmp, sha.hexdigest(), crc.b64(), metadata, replace=replace)
         finally:
             tmp.unlink(missing_ok=True)
-        self._write_meta(key, sha.hexdigest(), crc.b64(), metadata, version)
         return Written(size, sha.hexdigest(), crc.b64(), version)
 
     def _temp(self) -> Path:
@@ -163,44 +166,66 @@ class LocalDirStore(Store):
         os.close(handle)
         return Path(name)
 
-    def _publish(self, key: str, tmp: Path, *, replace: bool) -> str:
+    def _commit(
+        self,
+        key: str,
+        tmp: Path,
+        sha: str,
+        checksum: str,
+        metadata: Mapping[str, str],
+        *,
+        replace: bool,
+    ) -> str:
+        """Sidecar first, then the bytes; the loser of a race removes only its own sidecar."""
+        version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        sidecar = self._write_meta(key, tmp, sha, checksum, metadata, version)
+        try:
+            self._publish(key, tmp, replace=replace, version=version)
+        except BaseException:
+            sidecar.unlink(missing_ok=True)
+            raise
+        for stale in sidecar.parent.glob(f"{glob.escape(Path(key).name)}.*.json"):
+            if stale != sidecar:
+                stale.unlink(missing_ok=True)
+        return version
+
+    def _publish(self, key: str, tmp: Path, *, replace: bool, version: str) -> None:
         """Make the bytes visible atomically; a reader sees all of them or nothing."""
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         if replace and final.exists():
             kept = self.root / _CONTROL_DIR / "versions" / key / f"{version}-previous"
             kept.parent.mkdir(parents=True, exist_ok=True)
             os.link(final, kept)
             tmp.replace(final)
-            return version
+            return
         try:
             os.link(tmp, final)
         except FileExistsError as exc:
             raise ObjectExists(key) from exc
-        return version
 
     def previous_versions(self, key: str) -> tuple[Path, ...]:
         """Where replaced bytes were kept, oldest first."""
         folder = self.root / _CONTROL_DIR / "versions" / key
         return tuple(sorted(folder.iterdir())) if folder.is_dir() else ()
 
-    def _read_meta(self, key: str) -> dict[str, Any] | None:
+    def _read_meta(self, key: str, inode: int) -> dict[str, Any] | None:
         try:
-            loaded = json.loads(self._meta_path(key).read_text(encoding="utf-8"))
+            loaded = json.loads(self._meta_path(key, inode).read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return None
         return loaded if isinstance(loaded, dict) else None
 
-    def _write_meta(
+    def _write_meta(  # noqa: PLR0917 - private; mirrors the sidecar's fields
         self,
         key: str,
+        data_file: Path,
         sha: str,
         checksum: str,
         metadata: Mapping[str, str],
         version: str | None,
-    ) -> None:
-        stat = self._path(key).stat()
+    ) -> Path:
+        stat = data_file.stat()
         meta = {
             "fingerprint": [stat.st_size, stat.st_ino, stat.st_mtime_ns],
             "checksum_algorithm": self.checksum_algorithm,
@@ -208,11 +233,12 @@ class LocalDirStore(Store):
             "metadata": {**metadata, META_SHA256: sha, META_BYTES: str(stat.st_size)},
             "version_id": version,
         }
-        target = self._meta_path(key)
+        target = self._meta_path(key, stat.st_ino)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._temp()
         tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
         tmp.replace(target)
+        return target
 
     def _rebuild_meta(self, key: str, path: Path) -> dict[str, Any]:
         """Bytes without a matching sidecar: a crash before it was written, or edited in place.

@@ -318,10 +318,15 @@ class PhaseRunner:
         next_part = 0
         for structure, info_key in self._orphans.get(number, []):
             head = self.ctx.store.head(info_key)
-            if head is None or META_ITEMS not in head.metadata:
-                continue
             part = int(info_key.rsplit("-", 1)[1].removesuffix(".json"))
             next_part = max(next_part, part + 1)
+            if head is None or META_ITEMS not in head.metadata:
+                log.warning(
+                    "%s has no item list; its items are fetched again into a new part",
+                    info_key,
+                    extra={"event": "tmdb.file_not_adoptable", "key": info_key},
+                )
+                continue
             items = decode_items(head.metadata[META_ITEMS])
             lines = self.ctx.store.get_bytes(info_key).split(b"\n")[: len(items)]
             if structure == "Errors":

@@ -354,7 +354,11 @@ def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
                 )
         return {"csv": sources}
     if request.plan == "discover":
-        return {"kind": request.kind, "params": sorted(request.discover_params)}
+        return {
+            "kind": request.kind,
+            "params": sorted(request.discover_params),
+            "max_pages": request.max_pages,
+        }
     return {"kind": request.kind, "since": str(request.since)}
 
 
