@@ -180,6 +180,30 @@ def test_a_crash_between_landing_a_file_and_its_marker_is_adopted_not_refetched(
     assert_exactly_once(local_lake.store, {"movie:550", "movie:149461"}, set())
 
 
+def test_a_crash_after_the_last_batch_but_before_the_manifest_still_lists_every_file(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers trust manifests: a plan must not be marked complete before one lists its files."""
+    from cinelake.manifest import RunManifest
+
+    real_write = RunManifest.write
+
+    def die(self: RunManifest, store: object) -> None:
+        raise KeyboardInterrupt  # stands in for SIGKILL just before the manifest is written
+
+    monkeypatch.setattr(RunManifest, "write", die)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(local_lake, emulator, plan="ids", ids=("movie:550", "tv:1396"))
+    monkeypatch.setattr(RunManifest, "write", real_write)
+    requests_before = emulator.stats().total_requests
+    manifest = ingest(local_lake, emulator, plan="ids", ids=("movie:550", "tv:1396"))
+    assert manifest.status == "succeeded"
+    assert emulator.stats().total_requests == requests_before
+    listed = {o["key"] for m in manifests(local_lake.store) for o in m["objects"]}
+    assert listed == {f.key for f in tmdb_files(local_lake.store)}
+    assert_exactly_once(local_lake.store, {"movie:550", "tv:1396"}, set())
+
+
 @pytest.mark.xfail(
     reason=(
         "LocalDirStore publishes a file's bytes before its metadata sidecar: a kill -9 in "

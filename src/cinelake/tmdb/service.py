@@ -154,7 +154,7 @@ def run_tmdb_ingest(
         ctx.plan_id = plan.spec.plan_id()
         ctx.stamp = plan.stamp
         manifest.options["plan_id"] = ctx.plan_id
-        _run_plan(ctx, plan, request, manifest)
+        complete_marker = _run_plan(ctx, plan, request, manifest)
     finally:
         if own_client:
             client.close()
@@ -164,6 +164,9 @@ def run_tmdb_ingest(
         http_429=client.stats.throttled,
     )
     manifest.write(store)
+    if complete_marker is not None:
+        # Only after the manifest: a crash in between must not leave files no manifest lists.
+        store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
     log.info(
         "run %s %s",
         run_id,
@@ -175,7 +178,8 @@ def run_tmdb_ingest(
 
 def _run_plan(
     ctx: PhaseContext, plan: _Plan, request: TmdbIngestRequest, manifest: RunManifest
-) -> None:
+) -> tuple[str, bytes] | None:
+    """Run what is left of the plan; returns the plan's completion marker to write last."""
     state_prefix = layout.state_prefix(request.run_date, ctx.plan_id)
     complete_key = f"{state_prefix}complete.json"
     if ctx.store.head(complete_key) is not None:
@@ -185,7 +189,7 @@ def _run_plan(
             f"this plan was completed by run {done['run_id']}; nothing left to fetch"
         )
         manifest.finish("partial" if done["counts"].get("failed") else "succeeded")
-        return
+        return None
     phases: list[tuple[str, PhaseResult]] = []
     first_phase = _first_phase_name(request.plan)
     if plan.first_items:
@@ -209,19 +213,17 @@ def _run_plan(
             "some TMDB bodies contained raw line breaks and were re-serialised compactly "
             "(the only change cinelake ever makes to a body)"
         )
+    errors_files = [o.key for o in manifest.objects if o.structure == "Errors"]
+    manifest.options["errors_files"] = errors_files
     if not complete:
         manifest.notes.append("stopped before the plan finished; run the same command to resume")
         manifest.finish("partial")
-    else:
-        manifest.finish("partial" if counts["failed"] else "succeeded")
-        if store_absent(ctx.store, complete_key):
-            ctx.store.put_bytes(
-                complete_key,
-                json.dumps({"run_id": ctx.run_id, "counts": counts}, sort_keys=True).encode(),
-                {META_RUN_ID: ctx.run_id},
-            )
-    errors_files = [o.key for o in manifest.objects if o.structure == "Errors"]
-    manifest.options["errors_files"] = errors_files
+        return None
+    manifest.finish("partial" if counts["failed"] else "succeeded")
+    if not store_absent(ctx.store, complete_key):
+        return None
+    marker = json.dumps({"run_id": ctx.run_id, "counts": counts}, sort_keys=True).encode()
+    return complete_key, marker
 
 
 def store_absent(store: Store, key: str) -> bool:
