@@ -204,36 +204,27 @@ def test_a_crash_after_the_last_batch_but_before_the_manifest_still_lists_every_
     assert_exactly_once(local_lake.store, {"movie:550", "tv:1396"}, set())
 
 
-@pytest.mark.xfail(
-    reason=(
-        "LocalDirStore publishes a file's bytes before its metadata sidecar: a kill -9 in "
-        "between leaves a file without `cinelake-items`, which the resume cannot adopt; when "
-        "the re-fetched batch differs (TMDB data changed, or an item failed the first time) "
-        "the same key is refused as a conflict and the plan can never finish"
-    ),
-    strict=True,
-)
-def test_a_kill_between_a_local_files_bytes_and_its_metadata_is_still_resumable(
+def test_a_kill_right_after_a_local_file_is_published_is_still_resumable(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator = make_emulator(scripted={"/3/movie/550": [500] * 3})
     store = local_lake.store
     assert isinstance(store, LocalDirStore)
-    real_meta = store._write_meta
+    real_publish = store._publish
 
-    def die_before_the_sidecar(key: str, *args: object, **kwargs: object) -> None:
+    def die_once_published(key: str, *args: object, **kwargs: object) -> None:
+        real_publish(key, *args, **kwargs)  # type: ignore[arg-type]
         if key.startswith("Raw/TMDB/JSON/Movies/"):
-            raise KeyboardInterrupt  # the bytes are published; the sidecar never will be
-        real_meta(key, *args, **kwargs)  # type: ignore[arg-type]
+            raise KeyboardInterrupt  # the bytes (and their sidecar) are visible; no marker yet
 
     from cinelake.tmdb.retry import RetryPolicy
 
-    monkeypatch.setattr(store, "_write_meta", die_before_the_sidecar)
+    monkeypatch.setattr(store, "_publish", die_once_published)
     client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
     with pytest.raises(KeyboardInterrupt):
         ingest(local_lake, emulator, client, plan="ids", ids=("movie:550", "movie:149461"))
     client.close()
-    monkeypatch.setattr(store, "_write_meta", real_meta)
+    monkeypatch.setattr(store, "_publish", real_publish)
     manifest = ingest(local_lake, emulator, plan="ids", ids=("movie:550", "movie:149461"))
     assert manifest.status == "succeeded"
     assert_exactly_once(store, {"movie:550", "movie:149461"}, set())

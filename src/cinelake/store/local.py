@@ -181,7 +181,7 @@ class LocalDirStore(Store):
         sidecar = self._write_meta(key, tmp, sha, checksum, metadata, version)
         try:
             self._publish(key, tmp, replace=replace, version=version)
-        except BaseException:
+        except ObjectExists:
             sidecar.unlink(missing_ok=True)
             raise
         for stale in sidecar.parent.glob(f"{glob.escape(Path(key).name)}.*.json"):
