@@ -8,7 +8,6 @@ site-packages fails here as it would on Lambda.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import zipfile
@@ -40,10 +39,7 @@ def runtime_python() -> Path:
     if marker.is_file():
         return python
     shutil.rmtree(RUNTIME_VENV, ignore_errors=True)
-    env = {**os.environ, "PYENV_VERSION": RUNTIME_PYTHON}
-    subprocess.run(
-        ["pyenv", "exec", "python", "-m", "venv", str(RUNTIME_VENV)], env=env, check=True
-    )
+    subprocess.run([str(_python312()), "-m", "venv", str(RUNTIME_VENV)], check=True)
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", *RUNTIME_PACKAGES],
         check=True,
@@ -51,6 +47,24 @@ def runtime_python() -> Path:
     )
     marker.touch()
     return python
+
+
+def _python312() -> Path:
+    """Any CPython 3.12: on PATH, or from pyenv, which installs it when it is missing."""
+    on_path = shutil.which("python3.12")
+    if on_path and "/shims/" not in on_path:  # a pyenv shim only runs for a selected version
+        return Path(on_path)
+    versions = subprocess.run(
+        ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    installed = sorted(v for v in versions if v.startswith("3.12."))
+    version = installed[-1] if installed else RUNTIME_PYTHON
+    if not installed:
+        subprocess.run(["pyenv", "install", "--skip-existing", version], check=True)
+    prefix = subprocess.run(
+        ["pyenv", "prefix", version], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return Path(prefix) / "bin" / "python3.12"
 
 
 def unpack(archive: Path, destination: Path) -> Path:
@@ -121,7 +135,11 @@ def start_runtime(
 
 def python_is_available() -> bool:
     """The rig needs pyenv's 3.12 (or an already prepared venv); skip cleanly without it."""
-    return (RUNTIME_VENV / ".ready").is_file() or shutil.which("pyenv") is not None
+    return (
+        (RUNTIME_VENV / ".ready").is_file()
+        or shutil.which("python3.12") is not None
+        or shutil.which("pyenv") is not None
+    )
 
 
 __all__ = ["Sandbox", "python_is_available", "runtime_python", "start_runtime", "unpack"]
