@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -175,9 +177,10 @@ def _land_one(
     profiler = CsvProfiler()
     metadata = {META_RUN_ID: run_id, META_SOURCE: quote(source.path.name)}
     bar = progress(key, entry.bytes or 0) if progress else None
+    tap = BackgroundTap(profiler.feed)
     try:
         landed = store.put_file(
-            key, source.path, metadata, overwrite=request.overwrite, progress=bar, tap=profiler.feed
+            key, source.path, metadata, overwrite=request.overwrite, progress=bar, tap=tap
         )
     except ObjectConflict as exc:
         entry.state = "conflict"
@@ -186,6 +189,8 @@ def _land_one(
     except StoreError as exc:
         entry.error = str(exc)
         return entry
+    finally:
+        tap.close()
     profile = profiler.finish()
     entry.state = landed.state
     entry.bytes = landed.size
@@ -198,6 +203,38 @@ def _land_one(
     if landed.version_id:
         entry.details["version_id"] = landed.version_id
     return entry
+
+
+class BackgroundTap:
+    """Feeds the profiler from its own thread.
+
+    Profiling holds the GIL while hashing and TLS sends release it; on the reading thread it
+    would sit on the upload's critical path. Two chunks of slack keep memory bounded.
+    """
+
+    def __init__(self, feed: Callable[[bytes], None]) -> None:
+        self._feed = feed
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="cinelake-profile", daemon=True)
+        self._thread.start()
+
+    def __call__(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if self._error is None:
+                try:
+                    self._feed(chunk)
+                except BaseException as exc:  # re-raised by close()
+                    self._error = exc
+
+    def close(self) -> None:
+        self._chunks.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _profile_file(path: Path) -> CsvProfile:
