@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import zlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
@@ -86,14 +86,41 @@ class PhaseContext:
 
 @dataclass
 class PhaseResult:
-    """Per-item states and the follow-up items, in plan order, across all runs."""
+    """Item counts by state and the follow-up items, in plan order, across all runs."""
 
-    states: dict[str, str] = field(default_factory=dict)
+    state_counts: Counter[str] = field(default_factory=Counter)
+    items: int = 0
     children: list[str] = field(default_factory=list)
-    marker_runs: set[str] = field(default_factory=set)
     marker_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     complete: bool = True
     compacted: int = 0
+
+
+@dataclass
+class _BatchSummary:
+    """What a committed batch contributes to the phase, without its per-item dicts.
+
+    A 100,000-title backfill keeps one of these per batch, so memory stays flat in the number
+    of titles apart from the follow-up items themselves.
+    """
+
+    run_id: str
+    files: list[dict[str, Any]]
+    state_counts: Counter[str]
+    children: list[str]
+    compacted: int
+
+    @classmethod
+    def of(cls, marker: dict[str, Any], current_run: str) -> _BatchSummary:
+        entries = marker["items"].values()  # insertion order is the batch's item order
+        run_id = str(marker["run_id"])
+        return cls(
+            run_id=run_id,
+            files=[] if run_id == current_run else marker["files"],
+            state_counts=Counter(entry["state"] for entry in entries),
+            children=[child for entry in entries for child in entry.get("children", [])],
+            compacted=int(marker.get("compacted", 0)),
+        )
 
 
 @dataclass
@@ -129,7 +156,7 @@ class PhaseRunner:
         todo = sum(len(b) for _, b in pending)
         self._advance = self.ctx.progress(f"TMDB {self.phase}", todo) if self.ctx.progress else None
         window: deque[_Attempt] = deque()
-        finished: dict[int, dict[str, Any]] = dict(markers)
+        finished = markers
         with ThreadPoolExecutor(self.ctx.workers, thread_name_prefix="cinelake-tmdb") as pool:
             try:
                 for number, items in pending:
@@ -146,18 +173,17 @@ class PhaseRunner:
                     for future in attempt.futures.values():
                         future.cancel()
                 raise
-        for number, items in batches(self.items, self.batch_size):
-            marker = finished.get(number)
-            if marker is None:
+        for number in range(1, -(-len(self.items) // self.batch_size) + 1):
+            summary = finished.pop(number, None)
+            if summary is None:
                 result.complete = False
                 continue
-            result.marker_runs.add(str(marker["run_id"]))
-            result.marker_files.setdefault(str(marker["run_id"]), []).extend(marker["files"])
-            result.compacted += int(marker.get("compacted", 0))
-            for item in items:
-                entry = marker["items"][item]
-                result.states[item] = entry["state"]
-                result.children.extend(entry.get("children", []))
+            if summary.files:
+                result.marker_files.setdefault(summary.run_id, []).extend(summary.files)
+            result.compacted += summary.compacted
+            result.state_counts.update(summary.state_counts)
+            result.items += sum(summary.state_counts.values())
+            result.children.extend(summary.children)
         return result
 
     # Batches ------------------------------------------------------------------------------
@@ -178,7 +204,7 @@ class PhaseRunner:
             self._advance(1)
         return outcome
 
-    def _finish(self, attempt: _Attempt, finished: dict[int, dict[str, Any]]) -> None:
+    def _finish(self, attempt: _Attempt, finished: dict[int, _BatchSummary]) -> None:
         wait_all(attempt.futures.values())
         fresh = {item: future.result() for item, future in attempt.futures.items()}
         self._check_reachable(fresh)
@@ -224,7 +250,7 @@ class PhaseRunner:
             json.dumps(marker, sort_keys=True).encode(),
             {META_RUN_ID: self.ctx.run_id},
         )
-        finished[attempt.number] = marker
+        finished[attempt.number] = _BatchSummary.of(marker, self.ctx.run_id)
         log.info(
             "%s batch %s landed: %s items",
             self.phase,
@@ -287,16 +313,16 @@ class PhaseRunner:
         return entry
 
     # Recovery -----------------------------------------------------------------------------
-    def _load_markers(self) -> dict[int, dict[str, Any]]:
+    def _load_markers(self) -> dict[int, _BatchSummary]:
         keys = [o.key for o in self.ctx.store.list(f"{self.state_dir}batches/")]
-        markers: dict[int, dict[str, Any]] = {}
+        markers: dict[int, _BatchSummary] = {}
         with ThreadPoolExecutor(8) as pool:
             for raw in pool.map(self.ctx.store.get_bytes, keys):
                 marker = json.loads(raw)
-                markers[int(marker["batch"])] = marker
+                markers[int(marker["batch"])] = _BatchSummary.of(marker, self.ctx.run_id)
         return markers
 
-    def _list_orphans(self, markers: dict[int, dict[str, Any]]) -> dict[int, list[tuple[str, str]]]:
+    def _list_orphans(self, markers: dict[int, _BatchSummary]) -> dict[int, list[tuple[str, str]]]:
         """Files of this phase whose batch has no marker: one listing per structure."""
         name_prefix = f"{self.ctx.stamp}-{self.ctx.plan_id}-{self.phase}-"
         orphans: dict[int, list[tuple[str, str]]] = {}

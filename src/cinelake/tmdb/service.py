@@ -242,13 +242,13 @@ def _counts(
     final_phase = phases[-1][0] if phases else None
     for name, result in phases:
         for state in ("landed", "not_found", "failed"):
-            number = sum(1 for s in result.states.values() if s == state)
+            number = result.state_counts[state]
             counts[f"{name}_{state}"] = number
             if state != "landed":
                 counts[state] += number
         if name == final_phase:
-            counts["landed"] = sum(1 for s in result.states.values() if s == "landed")
-        counts[f"{name}_items"] = len(result.states)
+            counts["landed"] = result.state_counts["landed"]
+        counts[f"{name}_items"] = result.items
     return counts
 
 
