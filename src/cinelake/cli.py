@@ -209,6 +209,14 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return _fail(args, scrubber, str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail(args, scrubber, "interrupted; what landed stays landed, re-run to resume", 130)
+    except Exception as exc:  # a bug or an unmapped library error: still one scrubbed line
+        return _fail(
+            args,
+            scrubber,
+            f"unexpected {type(exc).__name__}: {exc}; what landed stays landed, re-run to "
+            "resume (-v shows the traceback)",
+            1,
+        )
 
 
 def _fail(args: argparse.Namespace, scrubber: SecretFilter, message: str, code: int) -> int:
