@@ -52,6 +52,8 @@ class SecretFilter(logging.Filter):
         if _run_id and not hasattr(record, "run_id"):
             record.run_id = _run_id
         if self.secrets:
+            if record.exc_info and record.exc_info[0] is not None:
+                record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
             record.msg = self.scrub(record.getMessage())
             record.args = None
             for name, value in list(vars(record).items()):
@@ -81,7 +83,7 @@ class TextFormatter(logging.Formatter):
         prefix = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
         line = f"cinelake: {prefix}{record.getMessage()}"
         if record.exc_info and record.exc_info[0] is not None:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + (record.exc_text or self.formatException(record.exc_info))
         return line
 
 
