@@ -6,6 +6,8 @@ CRLF pairs, multi-byte characters and the BOM are split across chunks.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler
@@ -184,3 +186,22 @@ def test_to_dict_names_what_the_manifest_records() -> None:
             "mixed line endings",
         ],
     }
+
+
+@pytest.mark.parametrize("process_from", [0, 1 << 40], ids=["own-process", "upload-thread"])
+def test_big_and_small_files_are_profiled_alike_in_a_process_or_beside_the_upload(
+    tmp_path: Path, process_from: int
+) -> None:
+    from cinelake.csv_ingest.profile import profile_path
+    from cinelake.csv_ingest.run import observing
+
+    path = tmp_path / "movies.csv"
+    path.write_bytes(b"\xef\xbb\xbfid|a|b\r\ntt1|x|y\r\ntt2|\xe9|y|z\ntt3|S\xc3\xa3o|y")
+    with observing(path, path.stat().st_size, process_from=process_from) as (tap, observed):
+        if tap is not None:
+            tap(path.read_bytes())
+        profile = observed()
+
+    assert profile == profile_path(path)
+    assert profile.rows == 3
+    assert profile.invalid_utf8_line_numbers == [3]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 BOM = b"\xef\xbb\xbf"
 DELIMITER = b"|"
 MAX_EXAMPLES = 10
 _UTF8_PIECE = 1024 * 1024
+_READ_CHUNK = 8 * 1024 * 1024
 _KEEP_DELIMITER_AND_NEWLINE = bytes(b for b in range(256) if b not in (0x7C, 0x0A))
 
 
@@ -216,3 +218,20 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def profile_path(path: Path) -> CsvProfile:
+    """Profile a file with a read of its own (a process of its own, for big files)."""
+    profiler = CsvProfiler()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            profiler.feed(chunk)
+    return profiler.finish()
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from dataclasses import asdict
+
+    sys.stdout.write(json.dumps(asdict(profile_path(Path(sys.argv[1])))))
