@@ -170,6 +170,7 @@ class Store(ABC):
             if algorithm is None or not checksums.supported(algorithm):
                 algorithm = self.checksum_algorithm
             sha, crc, size = checksums.file_digests(path, algorithm, tap)
+            tap = None  # it has seen the file once already
             if self._same(existing, sha, crc, size, algorithm):
                 return self._unchanged(existing, sha, crc)
             self._refuse_or_allow_overwrite(key, existing, overwrite)
