@@ -16,6 +16,7 @@ from lambda_rig.sandbox import Sandbox, python_is_available, start_runtime, unpa
 
 from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
 from cinelake.lambda_build import Artifact, build_artifacts
+from cinelake.lambda_deploy import AwsClients, invoke_function
 from cinelake.settings import load_settings
 from cinelake.store import open_store
 from cinelake.testing.tmdb_emulator import EmulatorConfig, TmdbEmulator
@@ -219,3 +220,43 @@ def test_a_short_deadline_stops_partial_and_the_function_continues_itself(
     assert api.continuations[0]["date"] == first.body["date"]
     assert outcomes[-1].body["status"] == "succeeded"
     assert outcomes[-1].body["counts"]["landed"] == 190
+
+
+def test_cinelake_lambda_invoke_runs_the_function_once_and_returns_its_summary(
+    artifacts: dict[str, Artifact],
+    runtime_api: RuntimeApi,
+    raw_lake: tuple[S3Endpoint, str, str],
+    tmp_path: Path,
+) -> None:
+    endpoint, bucket, secret_arn = raw_lake
+    session = boto3.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
+    )
+    stack = f"cinelake-invoke-{uuid.uuid4().hex[:8]}"
+    cloudformation = session.client("cloudformation", endpoint_url=endpoint.url)
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(ONE_OUTPUT_TEMPLATE))
+    clients = AwsClients(
+        s3=session.client("s3", endpoint_url=endpoint.url),
+        cloudformation=cloudformation,
+        secretsmanager=session.client("secretsmanager", endpoint_url=endpoint.url),
+        lambda_=session.client("lambda", endpoint_url=f"http://{runtime_api.address}"),
+        account_id="123456789012",
+        region=REGION,
+    )
+    task = unpack(artifacts["function.zip"].path, tmp_path / "task")
+    opt = unpack(artifacts["layer.zip"].path, tmp_path / "opt")
+    with TmdbEmulator(EmulatorConfig()) as emulator:
+        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url, runtime_api)
+        sandbox = start_runtime(task, opt, runtime_api.address, extra_env=env)
+        summary = invoke_function(stack, {"plan": "ids", "ids": ["movie:550"]}, clients=clients)
+        sandbox.stop()
+
+    assert summary["status"] == "succeeded"
+    assert summary["counts"]["landed"] == 1
+
+
+ONE_OUTPUT_TEMPLATE = {
+    "Resources": {"Marker": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 1}}},
+    "Outputs": {"FunctionName": {"Value": "cinelake-test-tmdb"}},
+}
+"""A stack whose only job is to name the function, as the real template's output does."""

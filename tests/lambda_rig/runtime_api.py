@@ -111,12 +111,23 @@ class RuntimeApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if self.path.startswith(INVOKE_PREFIX):
-                    # The function invoking itself (continuation): queue it as Lambda would.
-                    api.continuations.append(json.loads(raw or b"null"))
-                    api._events.put((str(uuid.uuid4()), raw))
-                    self.send_response(202)
-                    self.send_header("Content-Length", "0")
+                    if self.headers.get("X-Amz-Invocation-Type") == "Event":
+                        # The function invoking itself (continuation): queued as Lambda would.
+                        api.continuations.append(json.loads(raw or b"null"))
+                        api._events.put((str(uuid.uuid4()), raw))
+                        self.send_response(202)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    outcome = api.invoke(json.loads(raw or b"null"))  # RequestResponse
+                    body = json.dumps(outcome.body).encode()
+                    self.send_response(200)
+                    if outcome.kind != "response":
+                        self.send_header("X-Amz-Function-Error", "Unhandled")
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
+                    self.wfile.write(body)
                     return
                 payload = json.loads(raw or b"null")
                 error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
