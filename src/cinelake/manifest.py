@@ -7,6 +7,7 @@ readers (`status`, `verify`, later layers) trust manifests, never bare listings.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -14,6 +15,8 @@ from typing import Any, Literal
 
 from cinelake import __version__, layout
 from cinelake.store.base import Store
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "cinelake.run-manifest/1"
 
@@ -79,6 +82,14 @@ class RunManifest:
     def finish(self, status: RunStatus) -> None:
         self.status = status
         self.finished_at = utc_now()
+
+    def log_finished(self) -> None:
+        log.info(
+            "run %s %s",
+            self.run_id,
+            self.status,
+            extra={"event": "run.finished", "status": self.status, "manifest": self.key},
+        )
 
     def write(self, store: Store) -> None:
         """Written last and never overwritten: the run id makes the key unique."""

@@ -136,12 +136,7 @@ def ingest_csv(
             # Say why the files failed, not only that their manifest could not follow them.
             errors = [o.error or o.key for o in manifest.objects if o.state == "failed"]
             raise RunError("; ".join([*errors, str(exc)])) from None
-    log.info(
-        "run %s %s",
-        run_id,
-        manifest.status,
-        extra={"event": "run.finished", "status": manifest.status, "manifest": manifest.key},
-    )
+    manifest.log_finished()
     return manifest
 
 

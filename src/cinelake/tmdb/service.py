@@ -167,12 +167,7 @@ def run_tmdb_ingest(
     if complete_marker is not None:
         # Only after the manifest: a crash in between must not leave files no manifest lists.
         store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
-    log.info(
-        "run %s %s",
-        run_id,
-        manifest.status,
-        extra={"event": "run.finished", "status": manifest.status, "manifest": manifest.key},
-    )
+    manifest.log_finished()
     return manifest
 
 
