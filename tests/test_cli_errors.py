@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,33 @@ def test_a_bad_input_error_is_one_line_with_exit_code_2(
     assert code == 2
     assert len(err) == 1
     assert "absent.csv" in err[0]
+
+
+def test_json_logs_are_one_object_per_line_with_event_and_run_id(
+    movies: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        ["ingest-csv", "--log-format", "json", "--movies", str(movies), "--lake", "lake"],
+        environ={},
+    )
+
+    lines = capsys.readouterr().err.strip().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert code == 0
+    assert {r["event"] for r in records} >= {"csv.written", "run.finished"}
+    assert all(r["run_id"] == records[-1]["run_id"] for r in records)
+
+
+def test_with_json_logs_an_error_is_a_json_object_too(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        ["ingest-csv", "--log-format", "json", "--movies", str(clean_env / "absent.csv")],
+        environ={},
+    )
+
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    record = json.loads(line)
+    assert code == 2
+    assert record["event"] == "command.failed"
+    assert "absent.csv" in record["message"]

@@ -148,11 +148,16 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
     counts = ", ".join(f"{n} {state}" for state, n in manifest.counts.items())
     for obj in manifest.objects:
         if obj.error:
-            print(f"cinelake: {obj.state}: {obj.error}", file=sys.stderr)
+            log.error(
+                "%s: %s", obj.state, obj.error, extra={"event": f"csv.{obj.state}", "key": obj.key}
+            )
         anomalies = obj.details.get("observed", {}).get("anomalies")
-        if anomalies and obj.state in {"written", "unchanged"} and not args.quiet:
-            print(
-                f"cinelake: {obj.key}: landed as is, with {'; '.join(anomalies)}", file=sys.stderr
+        if anomalies and obj.state in {"written", "unchanged"}:
+            log.warning(
+                "%s: landed as is, with %s",
+                obj.key,
+                "; ".join(anomalies),
+                extra={"event": "csv.anomalies", "key": obj.key, "anomalies": anomalies},
             )
     where = "not written (dry run)" if args.dry_run else manifest.key
     summary(args, f"ingest-csv {manifest.status}: {counts}; manifest {where} in {store.url}")
@@ -189,9 +194,10 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     args = parser.parse_args(argv)
     env = dict(os.environ if environ is None else environ)
     verbosity = -1 if args.quiet else min(args.verbose, 2)
+    json_logs = (args.log_format or env.get("CINELAKE_LOG_FORMAT")) == "json"
     scrubber = configure_logging(
         verbosity=verbosity,
-        json_format=(args.log_format or env.get("CINELAKE_LOG_FORMAT")) == "json",
+        json_format=json_logs,
     )
     try:
         settings = load_settings(
@@ -206,9 +212,15 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         func: Command = args.func
         return func(args, settings)
     except CinelakeError as exc:
-        return _fail(args, scrubber, str(exc), exc.exit_code)
+        return _fail(args, scrubber, str(exc), exc.exit_code, json_logs)
     except KeyboardInterrupt:
-        return _fail(args, scrubber, "interrupted; what landed stays landed, re-run to resume", 130)
+        return _fail(
+            args,
+            scrubber,
+            "interrupted; what landed stays landed, re-run to resume",
+            130,
+            json_logs,
+        )
     except Exception as exc:  # a bug or an unmapped library error: still one scrubbed line
         return _fail(
             args,
@@ -216,11 +228,17 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             f"unexpected {type(exc).__name__}: {exc}; what landed stays landed, re-run to "
             "resume (-v shows the traceback)",
             1,
+            json_logs,
         )
 
 
-def _fail(args: argparse.Namespace, scrubber: SecretFilter, message: str, code: int) -> int:
+def _fail(
+    args: argparse.Namespace, scrubber: SecretFilter, message: str, code: int, json_logs: bool
+) -> int:
     if args.verbose:
         log.exception("failed")
-    print(f"cinelake: error: {scrubber.scrub(message)}", file=sys.stderr)
+    if json_logs:
+        log.error(message, extra={"event": "command.failed", "exit_code": code})
+    else:
+        print(f"cinelake: error: {scrubber.scrub(message)}", file=sys.stderr)
     return code

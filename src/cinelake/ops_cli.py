@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -17,6 +18,8 @@ from typing import Any
 from cinelake.errors import LakeUnavailable
 from cinelake.settings import Settings
 from cinelake.store.base import Store
+
+log = logging.getLogger("cinelake.cli")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -118,7 +121,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     for key, reason in report.unreadable:
-        print(f"cinelake: {key}: {reason}; status ignores it", file=sys.stderr)
+        log.warning("%s: %s; status ignores it", key, reason, extra={"event": "status.unreadable"})
     if args.json:
         sys.stdout.write(
             json.dumps([r.to_dict() for r in report.rows], ensure_ascii=False, indent=2) + "\n"

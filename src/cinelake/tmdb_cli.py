@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cinelake.errors import InputError
 from cinelake.settings import Settings
+
+log = logging.getLogger("cinelake.cli")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -148,5 +150,5 @@ def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
         + f"; {counts.get('http_requests', 0)} requests; manifest {manifest.key} in {store.url}",
     )
     if manifest.status == "partial" and manifest.notes:
-        print(f"cinelake: {manifest.notes[-1]}", file=sys.stderr)
+        log.warning(manifest.notes[-1], extra={"event": "tmdb.partial"})
     return 0 if manifest.status == "succeeded" else 1
