@@ -19,6 +19,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     tmdb_env,
 )
 
+from cinelake import cli as cinelake_cli
 from cinelake.errors import InputError
 from cinelake.testing.tmdb_emulator import TmdbEmulator
 from cinelake.tmdb.plans import (
@@ -261,3 +262,27 @@ def test_csv_ids_are_streamed_not_loaded_whole() -> None:
     first = list(itertools.islice(_ids_from_lines(_lines(reader), "endless.csv"), 3))
     assert first == ["tt0000001", "tt0000002", "tt0000003"]
     assert reader.reads <= 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--ids", "movie:550", "--since", "2025-01-01"],
+        ["--changes", "movie", "--since", "2025-01-01", "--param", "a=b"],
+        ["--ids", "movie:550", "--max-pages", "3"],
+        ["--discover", "movie", "--movies", "movies.csv"],
+    ],
+)
+def test_an_option_of_another_plan_is_refused_before_any_request(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = cinelake_cli.main(
+        ["ingest-tmdb", "--lake", str(tmp_path / "lake"), *argv],
+        environ={"TMDB_API_KEY": "emulator-api-key", "TMDB_BASE_URL": "http://127.0.0.1:9/3"},
+    )
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert "does not apply" in err[0]
+    assert not (tmp_path / "lake").exists()

@@ -209,6 +209,14 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             },
         )
         scrubber.set_secrets(settings.secrets())
+        if (
+            not args.log_format
+            and settings.log_format
+            and (settings.log_format == "json") != (json_logs)
+        ):  # CINELAKE_LOG_FORMAT came from the .env file
+            json_logs = settings.log_format == "json"
+            scrubber = configure_logging(verbosity=verbosity, json_format=json_logs)
+            scrubber.set_secrets(settings.secrets())
         func: Command = args.func
         return func(args, settings)
     except CinelakeError as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,7 +93,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_build(args: argparse.Namespace, settings: Settings | None = None) -> int:
+def run_build(args: argparse.Namespace, settings: Settings) -> int:
     from cinelake.lambda_build import build_artifacts
 
     for artifact in build_artifacts(args.out, args.arch, args.python):
@@ -102,27 +101,21 @@ def run_build(args: argparse.Namespace, settings: Settings | None = None) -> int
     return 0
 
 
-def _session(region: str | None, settings: Settings | None) -> boto3.Session:
-    import boto3
+def _session(region: str | None, settings: Settings) -> boto3.Session:
+    from cinelake.store import aws_session
 
-    return boto3.Session(
-        region_name=region or (settings.region if settings else None),
-        profile_name=settings.profile if settings else None,
-    )
+    return aws_session(settings, region)
 
 
-def _credentials(settings: Settings | None) -> dict[str, str]:
-    if settings is not None:
-        values = {
-            "TMDB_API_KEY": settings.tmdb_api_key,
-            "TMDB_READ_ACCESS_TOKEN": settings.tmdb_read_token,
-        }
-    else:
-        values = {name: os.environ.get(name) for name in ("TMDB_API_KEY", "TMDB_READ_ACCESS_TOKEN")}
+def _credentials(settings: Settings) -> dict[str, str]:
+    values = {
+        "TMDB_API_KEY": settings.tmdb_api_key,
+        "TMDB_READ_ACCESS_TOKEN": settings.tmdb_read_token,
+    }
     return {name: value for name, value in values.items() if value}
 
 
-def run_deploy(args: argparse.Namespace, settings: Settings | None = None) -> int:
+def run_deploy(args: argparse.Namespace, settings: Settings) -> int:
     from cinelake.lambda_deploy import deploy_stack
 
     parameters = {}
@@ -148,7 +141,7 @@ def run_deploy(args: argparse.Namespace, settings: Settings | None = None) -> in
     return 0
 
 
-def run_invoke(args: argparse.Namespace, settings: Settings | None = None) -> int:
+def run_invoke(args: argparse.Namespace, settings: Settings) -> int:
     from cinelake.lambda_deploy import invoke_function
 
     try:

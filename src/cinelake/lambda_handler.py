@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from cinelake.errors import CinelakeError, ConfigError, InputError
+from cinelake.errors import CinelakeError, ConfigError, InputError, TmdbAuthError
 from cinelake.logs import SecretFilter, configure_logging
 from cinelake.settings import Settings, load_settings
 from cinelake.tmdb.engine import Deadline
@@ -43,8 +43,9 @@ _container: dict[str, Any] = {}
 def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     settings, scrubber = _container_settings()
     event = dict(event or {})
-    hop = int(event.get("hop", 0))
+    hop = 0
     try:
+        hop = _int(event.get("hop", 0), "hop")
         request = request_from_event(event, datetime.now(UTC).date())
         remaining = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
         if remaining <= 0:
@@ -62,6 +63,8 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
             deadline=Deadline(remaining),
         )
     except CinelakeError as exc:
+        if isinstance(exc, TmdbAuthError):
+            _container.clear()  # the secret may have been rotated: read it again next time
         log.error(scrubber.scrub(str(exc)), extra={"event": "lambda.failed", "hop": hop})
         raise
     summary = {
@@ -75,7 +78,7 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
         "hop": hop,
         "continued": False,
     }
-    if manifest.status == "partial" and _unfinished(manifest.notes):
+    if manifest.counts.get("stopped_early"):
         summary["continued"] = _continue(event, request, hop, context, settings)
     log.info(
         "ingest-tmdb %s: %s landed, %s failed",
@@ -102,7 +105,9 @@ def request_from_event(event: Mapping[str, Any], today: date) -> TmdbIngestReque
             ids=tuple(_list(event.get("ids"))),
             kind=event.get("kind"),
             discover_params=tuple(sorted(dict(event.get("params") or {}).items())),
-            max_pages=event.get("max_pages"),
+            max_pages=None
+            if event.get("max_pages") is None
+            else _int(event["max_pages"], "max_pages"),
             since=_date(event.get("since")),
             append=tuple(_list(event.get("append"))) if "append" in event else DEFAULT_APPEND,
             batch_size=int(event.get("batch_size", 100)),
@@ -125,20 +130,29 @@ def _container_settings() -> tuple[Settings, SecretFilter]:
 
 def _with_tmdb_credential(settings: Settings) -> Settings:
     """Secrets Manager or SSM first (preferred); plain environment variables otherwise."""
-    if settings.tmdb_secret_id:
-        import boto3
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-        secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.tmdb_secret_id)
-        return _apply_secret(settings, str(secret.get("SecretString", "")), "TMDB_SECRET_ID")
-    if settings.tmdb_parameter_name:
-        import boto3
-
-        parameter = boto3.client("ssm").get_parameter(
-            Name=settings.tmdb_parameter_name, WithDecryption=True
-        )
-        return _apply_secret(
-            settings, parameter["Parameter"].get("Value", ""), "TMDB_PARAMETER_NAME"
-        )
+    try:
+        if settings.tmdb_secret_id:
+            secret = boto3.client("secretsmanager").get_secret_value(
+                SecretId=settings.tmdb_secret_id
+            )
+            return _apply_secret(settings, str(secret.get("SecretString", "")), "TMDB_SECRET_ID")
+        if settings.tmdb_parameter_name:
+            parameter = boto3.client("ssm").get_parameter(
+                Name=settings.tmdb_parameter_name, WithDecryption=True
+            )
+            return _apply_secret(
+                settings, parameter["Parameter"].get("Value", ""), "TMDB_PARAMETER_NAME"
+            )
+    except (ClientError, BotoCoreError) as exc:
+        origin = "TMDB_SECRET_ID" if settings.tmdb_secret_id else "TMDB_PARAMETER_NAME"
+        code = exc.response["Error"].get("Code", "") if isinstance(exc, ClientError) else ""
+        raise ConfigError(
+            f"{origin}: cannot read the TMDB credential ({code or type(exc).__name__}); check "
+            "the name and that the execution role may read it"
+        ) from None
     return settings
 
 
@@ -160,10 +174,6 @@ def _apply_secret(settings: Settings, value: str, origin: str) -> Settings:
     if value.startswith("eyJ"):
         return replace(settings, tmdb_read_token=value, tmdb_api_key=None)
     return replace(settings, tmdb_api_key=value, tmdb_read_token=None)
-
-
-def _unfinished(notes: list[str]) -> bool:
-    return any("resume" in note for note in notes)
 
 
 def _continue(
@@ -212,3 +222,10 @@ def _list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     return [str(v) for v in value]
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"event {name} {value!r}: use a whole number") from None

@@ -89,8 +89,10 @@ def load_settings(
     file_values = _read_env_file(env_file)
     merged: dict[str, str] = {k: v for k, v in file_values.items() if v is not None}
     merged.update({k: v for k, v in environ.items() if v != ""})
+    aws_keys = (env_names.ACCESS_KEY_ID, env_names.SECRET_ACCESS_KEY, env_names.SESSION_TOKEN)
     for names in _MUST_AGREE:
-        _check_agreement(names, merged)
+        if not (ignore_static_aws_keys and names in aws_keys):
+            _check_agreement(names, merged)
 
     def pick(names: tuple[str, ...]) -> str | None:
         for name in names:

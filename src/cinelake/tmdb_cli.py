@@ -95,6 +95,23 @@ def build_request(args: argparse.Namespace, today: Any) -> Any:
         plan = "discover"
     elif args.changes:
         plan = "changes"
+    misplaced = [
+        flag
+        for flag, given, plans in (
+            ("--since", args.since is not None, {"changes"}),
+            ("--param", bool(args.param), {"discover"}),
+            ("--max-pages", args.max_pages is not None, {"discover"}),
+            ("--movies", args.movies is not None, {"from-csv"}),
+            ("--series", args.series is not None, {"from-csv"}),
+        )
+        if given and plan not in plans
+    ]
+    if misplaced:
+        raise InputError(
+            f"{misplaced[0]} does not apply to the {plan} plan; drop it or choose the plan it "
+            "belongs to (--since: --changes; --param/--max-pages: --discover; "
+            "--movies/--series: --from-csv)"
+        )
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: use at least 1")
     return TmdbIngestRequest(

@@ -12,6 +12,7 @@ from cinelake.store.local import LocalDirStore
 from cinelake.store.s3 import MIB, S3Store, TransferSettings
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_s3 import S3Client
 
 __all__ = [
@@ -42,25 +43,31 @@ def open_store(settings: Settings, *, check: bool = True) -> Store:
     return store
 
 
-def s3_client(settings: Settings) -> S3Client:
-    """A boto3 S3 client built from settings (not from whatever the process env holds)."""
+def aws_session(settings: Settings, region: str | None = None) -> boto3.Session:
+    """The one place AWS credentials are chosen: explicit keys win over a profile."""
     import boto3
-    from botocore.config import Config
     from botocore.exceptions import ProfileNotFound
 
     try:
-        session = boto3.Session(
+        return boto3.Session(
             profile_name=None if settings.aws_access_key_id else settings.profile,
             aws_access_key_id=settings.aws_access_key_id,
             aws_secret_access_key=settings.aws_secret_access_key,
             aws_session_token=settings.aws_session_token,
-            region_name=settings.region,
+            region_name=region or settings.region,
         )
     except ProfileNotFound:
         raise ConfigError(
             f"NOME_DO_PERFIL_SSO={settings.profile!r}: no such profile in ~/.aws/config; "
             "fix the name or run `aws configure sso`"
         ) from None
+
+
+def s3_client(settings: Settings) -> S3Client:
+    """A boto3 S3 client built from settings (not from whatever the process env holds)."""
+    from botocore.config import Config
+
+    session = aws_session(settings)
     concurrency = settings.max_concurrency or TransferSettings().max_concurrency
     config = Config(
         max_pool_connections=concurrency + 4,

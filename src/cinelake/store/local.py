@@ -12,6 +12,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -41,13 +42,7 @@ class LocalDirStore(Store):
         self.url = str(self.root)
         if self.root.exists() and not self.root.is_dir():
             raise LakeUnavailable(f"--lake {root}: exists and is not a directory; pick a folder")
-        try:
-            (self.root / _CONTROL_DIR / "tmp").mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LakeUnavailable(
-                f"--lake {root}: cannot create the lake folder ({exc.strerror}); "
-                "pick a writable folder"
-            ) from exc
+        self._given = root
 
     @property
     def keeps_versions(self) -> bool:
@@ -162,7 +157,16 @@ class LocalDirStore(Store):
         return Written(size, sha.hexdigest(), crc.b64(), version)
 
     def _temp(self) -> Path:
-        handle, name = tempfile.mkstemp(dir=self.root / _CONTROL_DIR / "tmp", prefix="put-")
+        """The lake folder is created on the first write, so refused runs leave no trace."""
+        folder = self.root / _CONTROL_DIR / "tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeUnavailable(
+                f"--lake {self._given}: cannot create the lake folder ({exc.strerror}); "
+                "pick a writable folder"
+            ) from exc
+        handle, name = tempfile.mkstemp(dir=folder, prefix="put-")
         os.close(handle)
         return Path(name)
 
@@ -184,8 +188,9 @@ class LocalDirStore(Store):
         except ObjectExists:
             sidecar.unlink(missing_ok=True)
             raise
+        own = re.compile(rf"{re.escape(Path(key).name)}\.\d+\.json")
         for stale in sidecar.parent.glob(f"{glob.escape(Path(key).name)}.*.json"):
-            if stale != sidecar:
+            if stale != sidecar and own.fullmatch(stale.name):
                 stale.unlink(missing_ok=True)
         return version
 

@@ -114,7 +114,8 @@ class TmdbClient:
         last_error: str | None = None
         while True:
             attempt += 1
-            self.limiter.acquire()
+            if not self.limiter.acquire(self.remaining):
+                return TmdbAnswer(endpoint, last_status, last_body, attempt - 1, "interrupted")
             if self._refused:
                 raise TmdbAuthError(_AUTH_REFUSED)
             self._count("requests")
@@ -173,10 +174,8 @@ def _query(params: Mapping[str, str]) -> str:
 
 
 def _truncation(response: requests.Response, body: bytes) -> str | None:
-    """A body shorter than its Content-Length, or JSON that does not parse, is truncated."""
-    declared = response.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) != len(body):
-        return f"truncated body ({len(body)} of {declared} bytes)"
+    """JSON that does not parse is a truncated body (urllib3 already enforces Content-Length,
+    on the wire bytes, so a gzip-encoded answer is not mistaken for a short one)."""
     if response.status_code == 200:
         try:
             json.loads(body)

@@ -270,10 +270,13 @@ class PhaseRunner:
             o.state == "failed" and o.error and o.error.get("http_status") is None
             for o in fresh.values()
         ):
-            raise UsageError(
+            message = (
                 f"cannot reach TMDB at {self.ctx.client.base_url}: every request of a batch "
                 "failed without an answer; check TMDB_BASE_URL and the network"
             )
+            if self.ctx.written:  # files landed already: a run failure, resumable
+                raise RunError(f"{message}, then run the same command to resume")
+            raise UsageError(message)
 
     def _name(self, number: int, part: int) -> str:
         return f"{self.ctx.stamp}-{self.ctx.plan_id}-{self.phase}-{number:06d}-{part:02d}"
@@ -309,7 +312,7 @@ class PhaseRunner:
             "checksum": landed.checksum,
             "verified_by": landed.verified_by,
         }
-        self.ctx.written.append(_manifest_object(entry, self.ctx.plan_id, recovered=False))
+        self.ctx.written.append(manifest_object(entry, self.ctx.plan_id, recovered=False))
         return entry
 
     # Recovery -----------------------------------------------------------------------------
@@ -376,7 +379,7 @@ class PhaseRunner:
                 "verified_by": "server-checksum",
             }
             files.append(entry)
-            self.ctx.written.append(_manifest_object(entry, self.ctx.plan_id, recovered=True))
+            self.ctx.written.append(manifest_object(entry, self.ctx.plan_id, recovered=True))
             log.info(
                 "adopted %s landed by an interrupted run",
                 info_key,
@@ -400,7 +403,7 @@ def _split(outcomes: Sequence[Outcome], max_records: int) -> Iterable[list[Outco
         yield chunk
 
 
-def _manifest_object(entry: dict[str, Any], plan_id: str, *, recovered: bool) -> ManifestObject:
+def manifest_object(entry: dict[str, Any], plan_id: str, *, recovered: bool) -> ManifestObject:
     details: dict[str, Any] = {"plan_id": plan_id}
     if recovered:
         details["adopted"] = "landed by an interrupted run of the same plan"

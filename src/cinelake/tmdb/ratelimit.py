@@ -32,7 +32,8 @@ class TokenBucket:
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self, remaining: Callable[[], float] = lambda: float("inf")) -> bool:
+        """Wait for a token; False when the wait would outlast `remaining()` seconds."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -45,8 +46,10 @@ class TokenBucket:
                     self._updated = now
                     if self._tokens >= 1.0:
                         self._tokens -= 1.0
-                        return
+                        return True
                     wait = (1.0 - self._tokens) / self.rate
+            if wait >= remaining():
+                return False
             self._sleep(wait)
 
     def pause(self, seconds: float) -> None:

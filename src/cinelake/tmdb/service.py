@@ -7,6 +7,7 @@ machine (or a Lambda continuation) that runs the same request for the same date 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cinelake import layout
-from cinelake.errors import InputError, ObjectConflict
+from cinelake.errors import InputError, ObjectConflict, RunError
 from cinelake.logs import set_run_id
 from cinelake.manifest import RunManifest, new_run_id
 from cinelake.settings import Settings
@@ -28,6 +29,7 @@ from cinelake.tmdb.engine import (
     PhaseResult,
     PhaseRunner,
     ProgressFactory,
+    manifest_object,
 )
 from cinelake.tmdb.plans import (
     DEFAULT_APPEND,
@@ -36,7 +38,7 @@ from cinelake.tmdb.plans import (
     changes_windows,
     check_append,
     check_batch_size,
-    parse_id,
+    parse_ids,
     request_of,
     unique,
 )
@@ -83,7 +85,7 @@ class TmdbIngestRequest:
         if self.plan == "ids" and not self.ids and self.ids_file is None:
             raise InputError("--ids or --ids-file: give at least one id")
         if self.ids_file is not None and not self.ids_file.is_file():
-            raise InputError(f"--ids-file {self.ids_file}: no such file")
+            raise InputError(f"--ids-file {self.ids_file}: no such file; pass a file of ids")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise InputError(f"--max-seconds {self.max_seconds}: use a positive number")
         for name, path in (("--movies", self.movies_path), ("--series", self.series_path)):
@@ -210,19 +212,16 @@ def _run_plan(
         )
     errors_files = [o.key for o in manifest.objects if o.structure == "Errors"]
     manifest.options["errors_files"] = errors_files
+    manifest.counts["stopped_early"] = int(not complete)
     if not complete:
         manifest.notes.append("stopped before the plan finished; run the same command to resume")
         manifest.finish("partial")
         return None
     manifest.finish("partial" if counts["failed"] else "succeeded")
-    if not store_absent(ctx.store, complete_key):
+    if ctx.store.head(complete_key) is not None:
         return None
     marker = json.dumps({"run_id": ctx.run_id, "counts": counts}, sort_keys=True).encode()
     return complete_key, marker
-
-
-def store_absent(store: Store, key: str) -> bool:
-    return store.head(key) is None
 
 
 def _first_phase_name(plan: PlanName) -> str:
@@ -251,8 +250,6 @@ def _adopt_unmanifested(
     ctx: PhaseContext, phases: list[tuple[str, PhaseResult]], manifest: RunManifest
 ) -> None:
     """Batches committed by a run that died before its manifest get listed in this one."""
-    from cinelake.tmdb.engine import _manifest_object
-
     seen = {o.key for o in ctx.written}
     for _, result in phases:
         for run_id, files in result.marker_files.items():
@@ -263,7 +260,7 @@ def _adopt_unmanifested(
             for entry in files:
                 if entry["key"] not in seen:
                     seen.add(entry["key"])
-                    obj = _manifest_object(entry, ctx.plan_id, recovered=True)
+                    obj = manifest_object(entry, ctx.plan_id, recovered=True)
                     obj.details["adopted_from_run"] = run_id
                     ctx.written.append(obj)
 
@@ -329,17 +326,13 @@ def _load_or_create_plan(
 def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
     """What the plan's items are computed from; a change of input means a new plan."""
     if request.plan == "ids":
-        ids_file = None
-        if request.ids_file is not None:
-            stat = request.ids_file.stat()
-            ids_file = [str(request.ids_file.resolve()), stat.st_size, stat.st_mtime_ns]
+        ids_file = _content_hash(request.ids_file) if request.ids_file is not None else None
         return {"ids": list(request.ids), "ids_file": ids_file}
     if request.plan == "from-csv":
         sources: dict[str, Any] = {}
         for dataset, path in (("Movies", request.movies_path), ("Series", request.series_path)):
             if path is not None:
-                stat = path.stat()
-                sources[dataset] = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+                sources[dataset] = _content_hash(path)
         if not sources:
             for dataset in layout.CSV_DATASETS:
                 listed = store.list(layout.csv_prefix(dataset, request.run_date))
@@ -360,15 +353,20 @@ def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
 
 
 def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list[str]]:
-    tokens: list[str] = []
     if request.plan == "ids":
-        tokens = [parse_id(t, "--ids") for t in request.ids]
+        texts = [(t, "--ids") for t in request.ids]
         if request.ids_file is not None:
-            with request.ids_file.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, 1):
-                    if line.strip() and not line.lstrip().startswith("#"):
-                        tokens.append(parse_id(line, f"--ids-file line {number}"))
-        ordered = unique(tokens)
+            raw = request.ids_file.read_bytes()
+            for number, line_bytes in enumerate(raw.splitlines(), 1):
+                try:
+                    line = line_bytes.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError(
+                        f"--ids-file {request.ids_file} line {number}: not UTF-8 text"
+                    ) from None
+                if line.strip() and not line.lstrip().startswith("#"):
+                    texts.append((line, f"--ids-file line {number}"))
+        ordered = parse_ids(texts)
         first = [t for t in ordered if t.startswith("find:")]
         direct = [t for t in ordered if not t.startswith("find:")]
         return first, direct
@@ -448,11 +446,7 @@ def _discover_items(
     kind = request.kind or "movie"
     first = f"discover-{kind}:1"
     path, params = request_of(first, request.append, dict(request.discover_params))
-    answer = client.get(path, params)
-    prefetched[first] = answer
-    total = 1
-    if answer.ok:
-        total = int(json.loads(answer.body).get("total_pages", 1) or 1)
+    total = _total_pages(client.get(path, params), first, prefetched)
     last = min(total, request.max_pages or MAX_DISCOVER_PAGE, MAX_DISCOVER_PAGE)
     return [f"discover-{kind}:{page}" for page in range(1, max(last, 1) + 1)]
 
@@ -466,10 +460,30 @@ def _changes_items(
     for start, end in changes_windows(since, request.run_date):
         first = f"changes-{kind}:{start}:{end}:1"
         path, params = request_of(first, (), {})
-        answer = client.get(path, params)
-        prefetched[first] = answer
-        total = 1
-        if answer.ok:
-            total = int(json.loads(answer.body).get("total_pages", 1) or 1)
+        total = _total_pages(client.get(path, params), first, prefetched)
         items.extend(f"changes-{kind}:{start}:{end}:{page}" for page in range(1, total + 1))
     return items
+
+
+def _total_pages(answer: TmdbAnswer, item: str, prefetched: dict[str, TmdbAnswer]) -> int:
+    """Page 1 fixes a plan's page count, so without it no plan may be written."""
+    if not answer.ok:
+        raise RunError(
+            f"{answer.endpoint}: page 1 failed ({answer.error or answer.status}); nothing was "
+            "planned, run the same command again"
+        )
+    prefetched[item] = answer
+    return int(json.loads(answer.body).get("total_pages", 1) or 1)
+
+
+def _content_hash(path: Path) -> str:
+    """Inputs are named by their bytes: a copied or rewritten file with the same ids must
+    resume the same plan, not start a second one that lands everything again."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(8 * 1024 * 1024):
+                digest.update(chunk)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}); check the path") from None
+    return digest.hexdigest()
