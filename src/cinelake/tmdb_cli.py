@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cinelake.errors import InputError
 from cinelake.settings import Settings
-
-log = logging.getLogger("cinelake.cli")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -164,8 +161,9 @@ def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
         f"{counts.get('landed', 0)} landed, {counts.get('not_found', 0)} not found, "
         f"{counts.get('failed', 0)} failed, {len(manifest.objects)} files"
         + (f" ({len(errors)} errors files)" if errors else "")
-        + f"; {counts.get('http_requests', 0)} requests; manifest {manifest.key} in {store.url}",
+        + f"; {counts.get('http_requests', 0)} requests; manifest {manifest.key} in {store.url}"
+        + (
+            "; stopped early: run the same command to resume" if counts.get("stopped_early") else ""
+        ),
     )
-    if manifest.status == "partial" and manifest.notes:
-        log.warning(manifest.notes[-1], extra={"event": "tmdb.partial"})
     return 0 if manifest.status == "succeeded" else 1
