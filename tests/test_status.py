@@ -359,7 +359,9 @@ def test_status_of_a_missing_folder_fails_without_creating_it(clean_env: Path) -
     assert not (clean_env / "nowhere").exists()
 
 
-def test_status_of_an_empty_lake(disk_lake: Lake) -> None:
+def test_status_of_an_empty_lake(disk_lake: Lake, clean_env: Path) -> None:
+    (clean_env / "lake").mkdir()
+
     result = disk_lake.cli("status")
 
     assert result.code == 0
