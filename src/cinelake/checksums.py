@@ -74,18 +74,36 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class Digests:
+    """What one read of a file must yield: SHA-256 lineage, the lake's CRC and the size."""
+
+    def __init__(self, algorithm: str) -> None:
+        self._sha = hashlib.sha256()
+        self._crc = Crc(algorithm)
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._sha.update(chunk)
+        self._crc.update(chunk)
+        self.size += len(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    @property
+    def crc(self) -> str:
+        return self._crc.b64()
+
+
 def file_digests(
     path: Path, algorithm: str, tap: Callable[[bytes], None] | None = None
 ) -> tuple[str, str, int]:
     """SHA-256 hex, CRC (base64) and size of a file, in one streaming read shared with `tap`."""
-    sha = hashlib.sha256()
-    crc = Crc(algorithm)
-    size = 0
+    digests = Digests(algorithm)
     with path.open("rb") as handle:
         while chunk := handle.read(READ_CHUNK):
-            sha.update(chunk)
-            crc.update(chunk)
-            size += len(chunk)
+            digests.update(chunk)
             if tap:
                 tap(chunk)
-    return sha.hexdigest(), crc.b64(), size
+    return digests.sha256, digests.crc, digests.size

@@ -195,10 +195,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     env = dict(os.environ if environ is None else environ)
     verbosity = -1 if args.quiet else min(args.verbose, 2)
     json_logs = (args.log_format or env.get("CINELAKE_LOG_FORMAT")) == "json"
-    scrubber = configure_logging(
-        verbosity=verbosity,
-        json_format=json_logs,
-    )
+    # Configured before settings load, so errors while loading them are formatted too.
+    scrubber = configure_logging(verbosity=verbosity, json_format=json_logs)
     try:
         settings = load_settings(
             environ=env,
@@ -208,15 +206,10 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
                 "log_format": args.log_format,
             },
         )
-        scrubber.set_secrets(settings.secrets())
-        if (
-            not args.log_format
-            and settings.log_format
-            and (settings.log_format == "json") != (json_logs)
-        ):  # CINELAKE_LOG_FORMAT came from the .env file
-            json_logs = settings.log_format == "json"
+        if (settings.log_format == "json") != json_logs:  # set in the .env file only
+            json_logs = not json_logs
             scrubber = configure_logging(verbosity=verbosity, json_format=json_logs)
-            scrubber.set_secrets(settings.secrets())
+        scrubber.set_secrets(settings.secrets())
         func: Command = args.func
         return func(args, settings)
     except CinelakeError as exc:

@@ -51,12 +51,7 @@ class Manifest:
 
 def manifest_day(key: str) -> date | None:
     match = _MANIFEST_KEY.match(key)
-    if not match:
-        return None
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        return None
+    return layout.day_of(*match.group(1, 2, 3)) if match else None
 
 
 def in_range(day: date, since: date | None, until: date | None) -> bool:

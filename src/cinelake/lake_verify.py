@@ -184,12 +184,7 @@ def _data_partitions(
 
 def _loose_day(info: ObjectInfo) -> date | None:
     match = _DATED.match(info.key)
-    if not match:
-        return None
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        return None
+    return layout.day_of(*match.group(1, 2, 3)) if match else None
 
 
 def _claims_of_day(

@@ -70,11 +70,16 @@ def partition_of(key: str) -> tuple[str, date] | None:
     if not match:
         return None
     origin = "Local CSV" if match.group(1) == "Local/CSV" else "TMDB"
+    day = day_of(match.group(3), match.group(4), match.group(5))
+    return None if day is None else (f"{origin} {match.group(2)}", day)
+
+
+def day_of(year: str, month: str, day: str) -> date | None:
+    """The date a key's `YYYY/MM/DD` segments name; None for an impossible one (`2025/02/30`)."""
     try:
-        day = date(int(match.group(3)), int(match.group(4)), int(match.group(5)))
+        return date(int(year), int(month), int(day))
     except ValueError:
         return None
-    return f"{origin} {match.group(2)}", day
 
 
 def check_file_name(name: str) -> None:

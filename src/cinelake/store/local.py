@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
 import json
 import os
 import re
@@ -134,27 +133,23 @@ class LocalDirStore(Store):
         progress: ProgressCallback | None,
         tap: Tap | None,
     ) -> Written:
-        sha = hashlib.sha256()
-        crc = checksums.Crc(self.checksum_algorithm)
-        size = 0
+        digests = checksums.Digests(self.checksum_algorithm)
         tmp = self._temp()
         try:
             with path.open("rb") as source, tmp.open("wb") as target:
                 while chunk := source.read(checksums.READ_CHUNK):
-                    sha.update(chunk)
-                    crc.update(chunk)
+                    digests.update(chunk)
                     target.write(chunk)
-                    size += len(chunk)
                     if tap:
                         tap(chunk)
                     if progress:
                         progress(len(chunk))
                 target.flush()
                 os.fsync(target.fileno())
-            version = self._commit(key, tmp, sha.hexdigest(), crc.b64(), metadata, replace=replace)
+            version = self._commit(key, tmp, digests.sha256, digests.crc, metadata, replace=replace)
         finally:
             tmp.unlink(missing_ok=True)
-        return Written(size, sha.hexdigest(), crc.b64(), version)
+        return Written(digests.size, digests.sha256, digests.crc, version)
 
     def _temp(self) -> Path:
         """The lake folder is created on the first write, so refused runs leave no trace."""

@@ -7,7 +7,6 @@ part checksums must be sent so S3 can check each part as it arrives.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import uuid
@@ -294,6 +293,7 @@ class _MultipartUpload:
         tap: Tap | None,
     ) -> None:
         self.tap = tap
+        self.part_failed = threading.Event()
         self.store = store
         self.key = key
         self.path = path
@@ -315,9 +315,7 @@ class _MultipartUpload:
             ChecksumType="FULL_OBJECT",
         )
         upload_id = created["UploadId"]
-        sha = hashlib.sha256()
-        crc = checksums.Crc(algorithm)
-        size = 0
+        digests = checksums.Digests(algorithm)
         slots = threading.BoundedSemaphore(store.transfer.max_concurrency + 1)
         futures: list[Future[dict[str, Any]]] = []
         try:
@@ -335,15 +333,13 @@ class _MultipartUpload:
                     number += 1
                     if self.tap:
                         self.tap(data)
-                    sha.update(data)
-                    crc.update(data)
-                    size += len(data)
+                    digests.update(data)
                     part_crc = checksums.of_bytes(algorithm, data)
                     futures.append(
                         pool.submit(self._send_part, upload_id, number, data, part_crc, slots)
                     )
                     del data
-                    if any(f.done() and f.exception() for f in futures):
+                    if self.part_failed.is_set():
                         break
                 parts = [f.result() for f in futures]
             answer = client.complete_multipart_upload(
@@ -352,7 +348,7 @@ class _MultipartUpload:
                 UploadId=upload_id,
                 MultipartUpload={"Parts": cast(Any, parts)},
                 ChecksumType="FULL_OBJECT",
-                **_checksum_args(algorithm, crc.b64()),
+                **_checksum_args(algorithm, digests.crc),
                 **conditional,
             )
         except BaseException as exc:
@@ -365,7 +361,7 @@ class _MultipartUpload:
             if isinstance(exc, BotoCoreError):
                 raise _transport_error(exc, self.key) from None
             raise
-        return Written(size, sha.hexdigest(), crc.b64(), answer.get("VersionId"))
+        return Written(digests.size, digests.sha256, digests.crc, answer.get("VersionId"))
 
     def _send_part(
         self,
@@ -392,6 +388,9 @@ class _MultipartUpload:
                 "ETag": answer["ETag"],
                 f"Checksum{self.store.checksum_algorithm}": part_crc,
             }
+        except BaseException:
+            self.part_failed.set()  # the reader stops sending parts to a doomed upload
+            raise
         finally:
             slots.release()
 

@@ -302,11 +302,6 @@ class Catalogue:
         """A large catalogue computed on demand: movies are tt9000001…, TV shows tt8000001…."""
         return cls(_SyntheticShelf("movie", n_movies, seed), _SyntheticShelf("tv", n_tv, seed))
 
-    @classmethod
-    def from_titles(cls, movies: Iterable[Title], tv: Iterable[Title] = ()) -> Catalogue:
-        """A hand-made catalogue, for tests that need a specific title."""
-        return cls(_ListShelf(movies), _ListShelf(tv))
-
     @property
     def n_movies(self) -> int:
         return len(self._shelves["movie"])

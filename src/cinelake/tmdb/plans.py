@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -76,12 +76,14 @@ def parse_ids(texts: Iterable[tuple[str, str]]) -> list[str]:
     return unique(parse_id(text, origin) for text, origin in texts)
 
 
-def unique(items: Iterable[str]) -> list[str]:
+def unique(items: Iterable[str], key: Callable[[str], str] = lambda item: item) -> list[str]:
+    """First-seen order, one item per `key`."""
     seen: set[str] = set()
     ordered = []
     for item in items:
-        if item not in seen:
-            seen.add(item)
+        identity = key(item)
+        if identity not in seen:
+            seen.add(identity)
             ordered.append(item)
     return ordered
 

@@ -378,19 +378,8 @@ def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list
         elif request.movies_path is None and request.series_path is None:
             for info in store.list(layout.csv_prefix(dataset, request.run_date)):
                 finds.extend(f"{kind}:{i}" for i in _csv_ids_from_lake(store, info.key))
-    return _unique_by_imdb(finds), []
-
-
-def _unique_by_imdb(items: list[str]) -> list[str]:
-    """A title listed in both CSVs is looked up once, as the first CSV saw it."""
-    seen: set[str] = set()
-    ordered = []
-    for item in items:
-        imdb = item.partition(":")[2]
-        if imdb not in seen:
-            seen.add(imdb)
-            ordered.append(item)
-    return ordered
+    # A title listed in both CSVs is looked up once, as the first CSV saw it.
+    return unique(finds, key=lambda item: item.partition(":")[2]), []
 
 
 def _csv_ids_from_file(path: Path) -> Iterator[str]:
@@ -479,11 +468,8 @@ def _total_pages(answer: TmdbAnswer, item: str, prefetched: dict[str, TmdbAnswer
 def _content_hash(path: Path) -> str:
     """Inputs are named by their bytes: a copied or rewritten file with the same ids must
     resume the same plan, not start a second one that lands everything again."""
-    digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
-            while chunk := handle.read(8 * 1024 * 1024):
-                digest.update(chunk)
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror}); check the path") from None
-    return digest.hexdigest()
