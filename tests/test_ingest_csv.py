@@ -223,7 +223,7 @@ def test_object_carries_crc64nvme_and_the_source_sha256_size_and_run_id(
     assert head["Metadata"]["cinelake-run-id"] == manifest["run_id"]
 
 
-def test_large_file_lands_in_parts_with_the_full_object_checksum_and_run_id(
+def test_large_file_lands_in_parts_with_the_full_object_checksum_size_and_run_id(
     capsys: pytest.CaptureFixture[str], clean_env: Path, request: pytest.FixtureRequest
 ) -> None:
     lake = open_lake("moto", request, clean_env)
@@ -238,6 +238,7 @@ def test_large_file_lands_in_parts_with_the_full_object_checksum_and_run_id(
     assert code == 0
     assert lake.get(csv_key("movies.csv")) == data
     assert head["ChecksumCRC64NVME"] == checksums.of_bytes("CRC64NVME", data)
+    assert head["Metadata"]["cinelake-bytes"] == str(len(data))
     assert head["Metadata"]["cinelake-run-id"] == manifest["run_id"]
     entry = manifest["objects"][0]
     assert entry["sha256"] == hashlib.sha256(data).hexdigest()

@@ -248,7 +248,10 @@ class S3Store(Store):
                 progress(len(data))
             return Written(len(data), sha, crc, version)
         self._abort_stale_uploads(key)
-        return _MultipartUpload(self, key, path, metadata, replace, progress, tap).run()
+        # S3 takes metadata only before the first part: the size is known, the SHA-256 is not
+        # until the last byte is read, so parts carry it in the run manifest only.
+        sized = {**metadata, META_BYTES: str(size)}
+        return _MultipartUpload(self, key, path, sized, replace, progress, tap).run()
 
     def _if_none_match(self) -> dict[str, Any]:
         return {"IfNoneMatch": "*"} if self.honours_conditional_writes() else {}
