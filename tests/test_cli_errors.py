@@ -58,6 +58,18 @@ def test_a_bad_input_error_is_one_line_with_exit_code_2(
     assert "absent.csv" in err[0]
 
 
+def test_a_usage_error_is_one_line_pointing_at_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["ingest-csv", "--date", "2025-13-01"], environ={})
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stopped.value.code == 2
+    assert err == [
+        "cinelake ingest-csv: error: argument --date: '2025-13-01' is not a date; use "
+        "YYYY-MM-DD; see `cinelake ingest-csv --help`"
+    ]
+
+
 def test_json_logs_are_one_object_per_line_with_event_and_run_id(
     movies: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,6 +6,7 @@ writer's bytes whole. An interrupted upload leaves nothing visible and a re-run 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -85,11 +86,30 @@ def test_directory_is_refused_naming_it(
     assert moto_lake.keys() == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file whatever its mode")
+def test_named_pipe_is_refused_without_reading_it(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, tmp_path: Path
+) -> None:
+    """A pipe read by the checks would land what is left of it: an empty or cut object."""
+    pipe = tmp_path / "movies.csv"
+    os.mkfifo(pipe)
+    code, _, err = ingest(capsys, moto_lake.env, "--movies", str(pipe))
+    assert code == 2
+    assert_one_error_line(err, str(pipe), "not a regular file")
+    assert moto_lake.keys() == []
+
+
 def test_unreadable_file_is_refused_naming_it(
-    capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
+    capsys: pytest.CaptureFixture[str],
+    moto_lake: Lake,
+    movies: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     movies.chmod(0)
+    if os.geteuid() == 0:  # root reads any file whatever its mode: deny it as the kernel would
+        real_access = os.access
+        monkeypatch.setattr(
+            os, "access", lambda path, mode: Path(path) != movies and real_access(path, mode)
+        )
     try:
         code, _, err = ingest(capsys, moto_lake.env, "--movies", str(movies))
     finally:
@@ -185,6 +205,43 @@ def test_no_credentials_is_refused_saying_which_variables_to_set(
     assert moto_lake.keys() == []
 
 
+SSO_CONFIG = """\
+[profile compass-sso]
+sso_session = compass
+sso_account_id = 123456789012
+sso_role_name = DataEngineer
+region = us-east-1
+
+[sso-session compass]
+sso_start_url = https://compass.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+"""
+
+
+def test_sso_profile_never_logged_in_is_refused_saying_how_to_log_in(
+    capsys: pytest.CaptureFixture[str],
+    moto_lake: Lake,
+    movies: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """botocore looks for the cached SSO token on disk first: no network is needed to fail."""
+    config = tmp_path / "aws-config"
+    config.write_text(SSO_CONFIG)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    env = {
+        "AWS_ENDPOINT_URL_S3": moto_lake.env["AWS_ENDPOINT_URL_S3"],
+        "NOME_DO_BUCKET_S3": moto_lake.env["NOME_DO_BUCKET_S3"],
+        "NOME_DO_PERFIL_SSO": "compass-sso",
+    }
+    code, _, err = ingest(capsys, env, "--movies", str(movies))
+    assert code == 2
+    assert_one_error_line(err, "aws sso login --profile")
+    assert moto_lake.keys() == []
+
+
 def test_wrong_secret_key_is_refused_without_printing_it(
     capsys: pytest.CaptureFixture[str],
     clean_env: Path,
@@ -219,7 +276,8 @@ def test_malformed_date_is_a_usage_error_naming_the_value(
         main(["ingest-csv", "--movies", str(movies), "--date", "2025-5-32"], environ=moto_lake.env)
     err = capsys.readouterr().err
     assert stopped.value.code == 2
-    assert err.strip().splitlines()[-1].endswith("'2025-5-32' is not a date; use YYYY-MM-DD")
+    assert len(err.strip().splitlines()) == 1
+    assert "'2025-5-32' is not a date; use YYYY-MM-DD" in err
     assert SECRET_KEY not in err
     assert moto_lake.keys() == []
 
@@ -244,6 +302,38 @@ def test_missing_env_file_is_one_line_naming_it(
     )
     assert code == 2
     assert_one_error_line(err, str(missing))
+
+
+def test_a_file_that_fails_to_land_is_recorded_and_the_others_keep_their_manifest(
+    capsys: pytest.CaptureFixture[str],
+    clean_env: Path,
+    request: pytest.FixtureRequest,
+    movies: Path,
+    tmp_path: Path,
+) -> None:
+    """A real refusal by the lake: a file sits where the Series folder must be created."""
+    lake = open_lake("local", request, clean_env)
+    assert lake.root is not None
+    blocker = lake.root / "Raw" / "Local" / "CSV" / "Series"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_bytes(b"not a folder")
+    series = tmp_path / "in" / "series.csv"
+    series.write_bytes(HEADER + b"tt2|Cidade dos Homens|2002\n")
+
+    code, out, err = ingest(
+        capsys, lake.env, "--json", "--movies", str(movies), "--series", str(series)
+    )
+
+    manifest = json.loads(out)
+    states = {o["key"]: (o["state"], o["error"]) for o in manifest["objects"]}
+    assert code == 1
+    assert manifest["status"] == "partial"
+    assert states[csv_key("movies.csv")] == ("written", None)
+    state, error = states[csv_key("series.csv", "Series")]
+    assert state == "failed"
+    assert "nothing is visible at the key" in error
+    assert len(lake.manifest_keys()) == 1
+    assert SECRET_KEY not in err
 
 
 def test_bad_input_on_the_local_lake_lands_nothing(

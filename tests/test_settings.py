@@ -184,6 +184,32 @@ def test_contradiction_between_env_file_and_environment_is_an_error(tmp_path: Pa
         )
 
 
+def test_profile_in_the_environment_contradicting_the_env_file_is_an_error(
+    tmp_path: Path,
+) -> None:
+    env_file = write_env_file(tmp_path, "NOME_DO_PERFIL_SSO=dev-account\n")
+    with pytest.raises(ConfigError, match=r"NOME_DO_PERFIL_SSO and AWS_PROFILE"):
+        load_settings(environ={"AWS_PROFILE": "prod-account"}, env_file=env_file)
+
+
+def test_bucket_region_wins_over_a_shell_wide_aws_region(tmp_path: Path) -> None:
+    env_file = write_env_file(tmp_path, "REGIAO_DO_BUCKET=sa-east-1\n")
+    settings = load_settings(environ={"AWS_REGION": "us-east-1"}, env_file=env_file)
+    assert settings.region == "sa-east-1"
+
+
+@pytest.mark.parametrize("lake", ["s3://bad bucket", "s3://bucket?x=1/prefix"])
+def test_unusable_bucket_name_is_an_error_naming_where_it_comes_from(lake: str) -> None:
+    with pytest.raises(ConfigError, match=r"not a valid bucket name.*") as caught:
+        load_settings(environ={}, overrides={"lake": lake})
+    assert "NOME_DO_BUCKET_S3" in str(caught.value)
+
+
+def test_endpoint_without_a_scheme_is_an_error_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match=r"AWS_ENDPOINT_URL_S3.*http://localhost:9000"):
+        load_settings(environ={"AWS_ENDPOINT_URL_S3": "localhost:9000"})
+
+
 def test_access_key_without_secret_is_an_error_naming_the_missing_variable() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={"aws_access_key_id": "AKIALONEKEY"})

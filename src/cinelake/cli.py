@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cinelake import __version__
 from cinelake.errors import CinelakeError, InputError
@@ -60,8 +60,15 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors are one line like every other error; the usage block is in --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="cinelake",
         description="Land movies & series data in a data lake's raw zone, exactly as received.",
     )
@@ -241,5 +248,6 @@ def _fail(
     if json_logs:
         log.error(message, extra={"event": "command.failed", "exit_code": code})
     else:
-        print(f"cinelake: error: {scrubber.scrub(message)}", file=sys.stderr)
+        one_line = " ".join(scrubber.scrub(message).split())
+        print(f"cinelake: error: {one_line}", file=sys.stderr)
     return code

@@ -7,6 +7,7 @@ so the core can be driven by tests, the CLI and Lambda alike.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,15 @@ log = logging.getLogger(__name__)
 DEFAULT_LAKE = "lake"
 DEFAULT_TMDB_BASE_URL = "https://api.themoviedb.org/3"
 
-# Pairs where a seed name and its alias disagreeing is a contradiction, not a preference:
-# landing in the wrong bucket or signing with the wrong key is worse than stopping.
+# Names where a seed name and its alias disagreeing is a contradiction, not a preference:
+# landing in the wrong bucket or account, or signing with the wrong key, is worse than
+# stopping. REGIAO_DO_BUCKET is not among them: it names the bucket's region, which may
+# rightly differ from the shell's or the Lambda's AWS_REGION, so it wins wherever it is set.
 _MUST_AGREE = (
     env_names.MOVIES_PATH,
     env_names.SERIES_PATH,
     env_names.BUCKET,
+    env_names.PROFILE,
     env_names.ACCESS_KEY_ID,
     env_names.SECRET_ACCESS_KEY,
     env_names.SESSION_TOKEN,
@@ -132,7 +136,7 @@ def load_settings(
         lake=_normalise_lake(lake),
         region=cli.get("region") or pick(env_names.REGION),
         profile=cli.get("profile") or pick(env_names.PROFILE),
-        endpoint_url=cli.get("endpoint_url") or pick(env_names.ENDPOINT_URL),
+        endpoint_url=_endpoint(cli.get("endpoint_url") or pick(env_names.ENDPOINT_URL)),
         movies_path=_path(cli.get("movies_path") or pick(env_names.MOVIES_PATH)),
         series_path=_path(cli.get("series_path") or pick(env_names.SERIES_PATH)),
         tmdb_base_url=(
@@ -182,8 +186,24 @@ def _normalise_lake(lake: str) -> str:
         rest = lake[len("s3://") :].strip("/")
         if not rest:
             raise ConfigError("--lake s3:// names no bucket; use s3://BUCKET[/PREFIX]")
+        bucket = rest.partition("/")[0]
+        # botocore's own rule (it admits legacy names); anything else fails deep in a call.
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,255}", bucket):
+            raise ConfigError(
+                f"bucket {bucket!r} (from --lake, CINELAKE_LAKE or NOME_DO_BUCKET_S3) is not a "
+                "valid bucket name; use lowercase letters, digits, dots and hyphens"
+            )
         return f"s3://{rest}"
     return lake
+
+
+def _endpoint(value: str | None) -> str | None:
+    if value and not re.match(r"https?://[^/\s]", value):
+        raise ConfigError(
+            f"AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL {value!r} is not a URL; write it with its "
+            "scheme, e.g. http://localhost:9000"
+        )
+    return value
 
 
 def _path(value: str | None) -> Path | None:

@@ -31,7 +31,14 @@ from cinelake.manifest import (
     new_run_id,
     status_from_states,
 )
-from cinelake.store.base import META_RUN_ID, META_SOURCE, ProgressCallback, Store, Tap
+from cinelake.store.base import (
+    META_RUN_ID,
+    META_SOURCE,
+    Landed,
+    ProgressCallback,
+    Store,
+    Tap,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,11 @@ def check_sources(sources: tuple[CsvSource, ...]) -> None:
             raise InputError(f"{label}: no such file; check the path")
         if path.is_dir():
             raise InputError(f"{label}: is a directory; pass the CSV file itself")
+        if not path.is_file():
+            # A pipe or device would be drained by the checks below and land truncated.
+            raise InputError(
+                f"{label}: not a regular file (a pipe or a device); save it to a file first"
+            )
         if not os.access(path, os.R_OK):
             raise InputError(f"{label}: not readable; fix its permissions")
         try:
@@ -175,36 +187,64 @@ def _land_one(
             return entry
     metadata = {META_RUN_ID: run_id, META_SOURCE: quote(source.path.name)}
     bar = progress(key, entry.bytes or 0) if progress else None
-    with observing(source.path, entry.bytes or 0) as (tap, observed):
+    _upload(entry, source.path, store, metadata, overwrite=request.overwrite, bar=bar)
+    return entry
+
+
+def _upload(
+    entry: ManifestObject,
+    path: Path,
+    store: Store,
+    metadata: dict[str, str],
+    *,
+    overwrite: bool,
+    bar: ProgressCallback | None,
+) -> None:
+    """Land one file and fill its manifest entry; a failure is recorded, never raised."""
+    key = entry.key
+    with observing(path, entry.bytes or 0) as (tap, observed):
         try:
-            landed = store.put_file(
-                key, source.path, metadata, overwrite=request.overwrite, progress=bar, tap=tap
-            )
+            landed = store.put_file(key, path, metadata, overwrite=overwrite, progress=bar, tap=tap)
         except ObjectConflict as exc:
             entry.state = "conflict"
             entry.error = str(exc)
-            return entry
+            return
         except StoreError as exc:
             entry.error = str(exc)
-            return entry
-        profile = observed()
+            return
+        except OSError as exc:  # the source failed mid-read: the upload was aborted
+            entry.error = (
+                f"{path}: reading failed mid-run ({exc.strerror or exc}); nothing landed "
+                "at the key, fix the file and re-run"
+            )
+            return
+        _record_landed(entry, landed)
+        try:
+            profile = observed()
+        except RunError as exc:
+            entry.state = "failed"
+            entry.error = f"{exc}; {key} landed and stays, re-run to profile it"
+            return
     if profile.bytes != landed.size:
+        entry.state = "failed"
         entry.error = (
-            f"{source.path} changed while it was being landed ({profile.bytes} B read for the "
+            f"{path} changed while it was being landed ({profile.bytes} B read for the "
             f"profile, {landed.size} B landed); check {key} and land the file again when stable"
         )
-        return entry
+        return
+    entry.records = profile.rows
+    entry.details["observed"] = profile.to_dict()
+
+
+def _record_landed(entry: ManifestObject, landed: Landed) -> None:
     entry.state = landed.state
     entry.bytes = landed.size
     entry.sha256 = landed.sha256
-    entry.records = profile.rows
     entry.checksum_algorithm = landed.checksum_algorithm
     entry.checksum = landed.checksum
     entry.verified_by = landed.verified_by
-    entry.details["observed"] = profile.to_dict()
     if landed.version_id:
         entry.details["version_id"] = landed.version_id
-    return entry
 
 
 PROCESS_PROFILE_BYTES = 64 * 1024 * 1024

@@ -16,10 +16,11 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, BinaryIO
 
 from cinelake import checksums
-from cinelake.errors import LakeUnavailable, ObjectExists
+from cinelake.errors import LakeUnavailable, ObjectExists, StoreError
 from cinelake.store.base import (
     META_BYTES,
     META_SHA256,
@@ -62,7 +63,9 @@ class LocalDirStore(Store):
         path = self._path(key)
         try:
             stat = path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a file where a folder would be
+            return None
+        if not S_ISREG(stat.st_mode):  # a folder (or a dangling name) is not an object
             return None
         meta = self._read_meta(key, stat.st_ino)
         fingerprint = [stat.st_size, stat.st_ino, stat.st_mtime_ns]
@@ -120,6 +123,8 @@ class LocalDirStore(Store):
             return self._commit(
                 key, tmp, checksums.sha256_hex(data), checksum, metadata, replace=replace
             )
+        except OSError as exc:
+            raise _write_failed(key, exc) from None
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -147,6 +152,8 @@ class LocalDirStore(Store):
                 target.flush()
                 os.fsync(target.fileno())
             version = self._commit(key, tmp, digests.sha256, digests.crc, metadata, replace=replace)
+        except OSError as exc:
+            raise _write_failed(key, exc, source=path) from None
         finally:
             tmp.unlink(missing_ok=True)
         return Written(digests.size, digests.sha256, digests.crc, version)
@@ -258,3 +265,12 @@ class LocalDirStore(Store):
 
 def _str_map(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _write_failed(key: str, exc: OSError, source: Path | None = None) -> StoreError:
+    """Disk full, a folder where a file should be, a source that failed mid-read: one line."""
+    what = f"landing {source} at {key}" if source else f"writing {key}"
+    return StoreError(
+        f"{what} failed ({exc.strerror or exc}); nothing is visible at the key, fix the cause "
+        "and re-run"
+    )

@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    SSOError,
     TokenRetrievalError,
 )
 
@@ -112,9 +113,16 @@ class S3Store(Store):
                 f"cannot reach the S3 endpoint {exc.kwargs.get('endpoint_url', '')}: check "
                 "AWS_ENDPOINT_URL_S3 / the network, then retry"
             ) from None
-        except TokenRetrievalError:
+        except (TokenRetrievalError, SSOError):
             raise LakeUnavailable(
-                "the SSO session has expired: run `aws sso login --profile <NOME_DO_PERFIL_SSO>`"
+                "no valid SSO session (never started or expired): run "
+                "`aws sso login --profile <NOME_DO_PERFIL_SSO>`, then retry"
+            ) from None
+        except BotoCoreError as exc:
+            raise LakeUnavailable(
+                f"bucket {self.bucket!r}: the S3 client failed before any work "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())}); check the AWS settings "
+                "and retry"
             ) from None
 
     def _k(self, key: str) -> str:
@@ -123,7 +131,8 @@ class S3Store(Store):
     @property
     def keeps_versions(self) -> bool:
         if self._versioning is None:
-            answer = self.client.get_bucket_versioning(Bucket=self.bucket)
+            with _store_errors(f"bucket {self.bucket} versioning"):
+                answer = self.client.get_bucket_versioning(Bucket=self.bucket)
             self._versioning = answer.get("Status") == "Enabled"
         return self._versioning
 
@@ -135,7 +144,7 @@ class S3Store(Store):
         """
         if not self._custom_endpoint:
             return True
-        with self._probe_lock:
+        with self._probe_lock, _store_errors(f"{self.url} conditional-write probe"):
             if self._conditional is None:
                 probe = self._k(f"Raw/_state/probes/conditional-{uuid.uuid4().hex}")
                 self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"1", IfNoneMatch="*")
@@ -262,12 +271,15 @@ class S3Store(Store):
         try:
             answer = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self._k(key))
         except ClientError:
-            return
+            return  # not allowed to list: sweeping is a courtesy, the bucket lifecycle backs it
+        except BotoCoreError as exc:
+            raise _transport_error(exc, key) from None
         for upload in answer.get("Uploads", []):
             if upload.get("Key") == self._k(key) and upload["Initiated"] <= cutoff:
-                self.client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=self._k(key), UploadId=upload["UploadId"]
-                )
+                with _store_errors(key):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=self._k(key), UploadId=upload["UploadId"]
+                    )
                 log.info(
                     "aborted a stale incomplete upload of %s",
                     key,
@@ -310,13 +322,14 @@ class _MultipartUpload:
         algorithm = store.checksum_algorithm
         full_key = store._k(self.key)
         conditional: dict[str, Any] = {} if self.replace else store._if_none_match()
-        created = client.create_multipart_upload(
-            Bucket=store.bucket,
-            Key=full_key,
-            Metadata=dict(self.metadata),
-            ChecksumAlgorithm=cast(Any, algorithm),
-            ChecksumType="FULL_OBJECT",
-        )
+        with _store_errors(self.key):
+            created = client.create_multipart_upload(
+                Bucket=store.bucket,
+                Key=full_key,
+                Metadata=dict(self.metadata),
+                ChecksumAlgorithm=cast(Any, algorithm),
+                ChecksumType="FULL_OBJECT",
+            )
         upload_id = created["UploadId"]
         digests = checksums.Digests(algorithm)
         slots = threading.BoundedSemaphore(store.transfer.max_concurrency + 1)
@@ -396,6 +409,17 @@ class _MultipartUpload:
             raise
         finally:
             slots.release()
+
+
+@contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    """Every S3 failure leaves the store as a `StoreError`, so a run records it per file."""
+    try:
+        yield
+    except ClientError as exc:
+        raise _store_error(exc, what) from None
+    except BotoCoreError as exc:
+        raise _transport_error(exc, what) from None
 
 
 def _checksum_args(algorithm: str, value: str) -> dict[str, Any]:
