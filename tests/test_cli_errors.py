@@ -70,6 +70,17 @@ def test_a_usage_error_is_one_line_pointing_at_help(capsys: pytest.CaptureFixtur
     ]
 
 
+@pytest.mark.parametrize("value", ["20250502", "2025-W18-5", "2025-5-2"])
+def test_only_year_month_day_dates_are_accepted(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["ingest-csv", "--date", value], environ={})
+
+    assert stopped.value.code == 2
+    assert "use YYYY-MM-DD" in capsys.readouterr().err
+
+
 def test_json_logs_are_one_object_per_line_with_event_and_run_id(
     movies: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,6 +6,7 @@ import io
 import itertools
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
@@ -34,7 +35,13 @@ from cinelake.tmdb.plans import (
     parse_ids,
     request_of,
 )
-from cinelake.tmdb.service import TmdbIngestRequest, _csv_ids_from_file, _ids_from_lines, _lines
+from cinelake.tmdb.service import (
+    TmdbIngestRequest,
+    _csv_ids_from_file,
+    _ids_from_lines,
+    _input_identity,
+    _lines,
+)
 
 
 # Ids ------------------------------------------------------------------------------------------
@@ -146,6 +153,82 @@ def test_cli_ids_file_errors_name_the_line(
     result = cli(tmdb_argv(local_lake, "--ids-file", str(ids)), tmdb_env(emulator, local_lake))
     assert result.code == 2
     assert "line 5" in result.err and "nonsense" in result.err
+    assert emulator.stats().total_requests == 0
+
+
+def test_cli_refuses_an_empty_ids_list_instead_of_running_another_plan(
+    emulator: TmdbEmulator, local_lake: Lake
+) -> None:
+    result = cli(tmdb_argv(local_lake, "--ids", ""), tmdb_env(emulator, local_lake))
+    assert result.code == 2
+    assert "give at least one id" in result.err
+    assert emulator.stats().total_requests == 0
+
+
+def test_cli_refuses_an_ids_file_without_ids(
+    emulator: TmdbEmulator, local_lake: Lake, tmp_path: Path
+) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# nothing yet\n\n", encoding="utf-8")
+    result = cli(tmdb_argv(local_lake, "--ids-file", str(ids)), tmdb_env(emulator, local_lake))
+    assert result.code == 2
+    assert str(ids) in result.err and "no id" in result.err
+    assert not list(local_lake.store.list("Raw/"))
+
+
+def test_ids_file_with_a_bom_crlf_and_trailing_comments_is_read(tmp_path: Path) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_bytes(b"\xef\xbb\xbfmovie:550  # Fight Club\r\ntv:1396\r\n")
+    request = TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids_file=ids)
+    assert _input_identity(request, cast(Any, None)) == _input_identity(
+        TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids=("tv:1396", "movie:550")),
+        cast(Any, None),
+    )
+
+
+@pytest.mark.parametrize("spelling", ["movie:0550", " movie:550", "movie:550,movie:550"])
+def test_the_same_titles_spelled_differently_name_the_same_plan(spelling: str) -> None:
+    def identity(ids: str) -> Any:
+        request = TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids=tuple(ids.split(",")))
+        return _input_identity(request, cast(Any, None))
+
+    assert identity(spelling) == identity("movie:550")
+
+
+@pytest.mark.parametrize(
+    "digits", ["movie:\u0665\u0665\u0660", "tt\uff10\uff11\uff11\uff11\uff11\uff16\uff11"]
+)
+def test_ids_with_non_ascii_digits_are_refused(digits: str) -> None:
+    with pytest.raises(InputError):
+        parse_id(digits, "--ids")
+
+
+@pytest.mark.parametrize("rate", [float("nan"), float("inf"), 1e308, 0.0])
+def test_a_rate_that_is_not_a_usable_number_is_refused(rate: float) -> None:
+    request = TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids=("movie:550",), rate=rate)
+    with pytest.raises(InputError, match="--rate"):
+        request.checked()
+
+
+def test_max_seconds_nan_is_refused() -> None:
+    request = TmdbIngestRequest(
+        plan="ids", run_date=RUN_DATE, ids=("movie:550",), max_seconds=float("nan")
+    )
+    with pytest.raises(InputError, match="--max-seconds"):
+        request.checked()
+
+
+@pytest.mark.parametrize("name", ["api_key", "API_KEY", "access_token"])
+def test_cli_refuses_a_credential_passed_as_a_discover_param(
+    emulator: TmdbEmulator, local_lake: Lake, name: str
+) -> None:
+    result = cli(
+        tmdb_argv(local_lake, "--discover", "movie", "--param", f"{name}=leaked-key-123"),
+        tmdb_env(emulator, local_lake),
+    )
+    assert result.code == 2
+    assert "TMDB_API_KEY" in result.err
+    assert "leaked-key-123" not in result.err + result.out
     assert emulator.stats().total_requests == 0
 
 

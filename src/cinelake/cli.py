@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -27,7 +28,10 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def parse_date(value: str) -> date:
+    """Only YYYY-MM-DD: `date.fromisoformat` also takes 20250502 and week dates (2025-W18-5)."""
     try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None

@@ -10,6 +10,8 @@ from typing import Any
 from cinelake.errors import InputError
 from cinelake.settings import Settings
 
+_CREDENTIAL_PARAMS = frozenset({"api_key", "access_token", "session_id", "guest_session_id"})
+
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     from cinelake.cli import parse_date
@@ -84,9 +86,14 @@ def build_request(args: argparse.Namespace, today: Any) -> Any:
             raise InputError(
                 f"--param {item!r}: use KEY=VALUE, e.g. --param sort_by=popularity.desc"
             )
+        if key.strip().lower() in _CREDENTIAL_PARAMS:
+            raise InputError(
+                f"--param {key}=…: credentials never go in --param (they would be written to "
+                "the manifest); set TMDB_API_KEY or TMDB_READ_ACCESS_TOKEN"
+            )
         params.append((key, value))
     plan: PlanName = "from-csv"
-    if args.ids or args.ids_file:
+    if args.ids is not None or args.ids_file is not None:
         plan = "ids"
     elif args.discover:
         plan = "discover"

@@ -18,8 +18,8 @@ from typing import Any
 
 from cinelake.errors import InputError
 
-IMDB_ID = re.compile(r"^tt\d{7,10}$")
-TMDB_ID = re.compile(r"^(movie|tv):(\d{1,10})$")
+IMDB_ID = re.compile(r"^tt[0-9]{7,10}$")
+TMDB_ID = re.compile(r"^(movie|tv):([0-9]{1,10})$")
 APPEND_NAME = re.compile(r"^[a-z_]+$")
 DEFAULT_APPEND = ("credits", "external_ids", "keywords")
 MAX_APPEND = 20

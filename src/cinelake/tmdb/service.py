@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -47,6 +48,8 @@ from cinelake.tmdb.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 PlanName = Literal["from-csv", "ids", "discover", "changes"]
+MAX_RATE = 10_000.0
+"""Far above any TMDB limit; only there to refuse typos and infinities."""
 PLANS: tuple[PlanName, ...] = ("from-csv", "ids", "discover", "changes")
 
 
@@ -74,8 +77,11 @@ class TmdbIngestRequest:
         """Every bad input is refused here, before the first request."""
         check_append(self.append)
         check_batch_size(self.batch_size)
-        if self.rate <= 0:
-            raise InputError(f"--rate {self.rate}: use a positive number of requests per second")
+        if not (math.isfinite(self.rate) and 0 < self.rate <= MAX_RATE):
+            raise InputError(
+                f"--rate {self.rate}: use a number of requests per second above 0 and at most "
+                f"{MAX_RATE:g}"
+            )
         if self.plan in {"discover", "changes"} and self.kind not in {"movie", "tv"}:
             raise InputError(f"--{self.plan} needs movie or tv")
         if self.plan == "changes" and self.since is None:
@@ -86,7 +92,9 @@ class TmdbIngestRequest:
             raise InputError("--ids or --ids-file: give at least one id")
         if self.ids_file is not None and not self.ids_file.is_file():
             raise InputError(f"--ids-file {self.ids_file}: no such file; pass a file of ids")
-        if self.max_seconds is not None and self.max_seconds <= 0:
+        if self.max_seconds is not None and not (
+            math.isfinite(self.max_seconds) and self.max_seconds > 0
+        ):
             raise InputError(f"--max-seconds {self.max_seconds}: use a positive number")
         for name, path in (("--movies", self.movies_path), ("--series", self.series_path)):
             if path is not None and not path.is_file():
@@ -326,8 +334,11 @@ def _load_or_create_plan(
 def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
     """What the plan's items are computed from; a change of input means a new plan."""
     if request.plan == "ids":
-        ids_file = _content_hash(request.ids_file) if request.ids_file is not None else None
-        return {"ids": list(request.ids), "ids_file": ids_file}
+        # The titles, not their spelling: movie:0550, " movie:550" and a CRLF copy of an ids
+        # file name the same plan, so the same titles never land twice in one partition.
+        first, direct = _id_items(request, store)
+        titles = "\n".join(sorted([*first, *direct])).encode()
+        return {"ids_sha256": hashlib.sha256(titles).hexdigest()}
     if request.plan == "from-csv":
         sources: dict[str, Any] = {}
         for dataset, path in (("Movies", request.movies_path), ("Series", request.series_path)):
@@ -356,17 +367,13 @@ def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list
     if request.plan == "ids":
         texts = [(t, "--ids") for t in request.ids]
         if request.ids_file is not None:
-            raw = request.ids_file.read_bytes()
-            for number, line_bytes in enumerate(raw.splitlines(), 1):
-                try:
-                    line = line_bytes.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise InputError(
-                        f"--ids-file {request.ids_file} line {number}: not UTF-8 text"
-                    ) from None
-                if line.strip() and not line.lstrip().startswith("#"):
-                    texts.append((line, f"--ids-file line {number}"))
+            texts.extend(_ids_file_lines(request.ids_file))
         ordered = parse_ids(texts)
+        if not ordered:
+            raise InputError(
+                f"--ids-file {request.ids_file}: no id in it; write one movie:ID, tv:ID or tt… "
+                "a line"
+            )
         first = [t for t in ordered if t.startswith("find:")]
         direct = [t for t in ordered if not t.startswith("find:")]
         return first, direct
@@ -380,6 +387,19 @@ def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list
                 finds.extend(f"{kind}:{i}" for i in _csv_ids_from_lake(store, info.key))
     # A title listed in both CSVs is looked up once, as the first CSV saw it.
     return unique(finds, key=lambda item: item.partition(":")[2]), []
+
+
+def _ids_file_lines(path: Path) -> Iterator[tuple[str, str]]:
+    """Ids a line; blank lines and `#` comments (whole-line or trailing) are skipped."""
+    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    for number, line_bytes in enumerate(raw.splitlines(), 1):
+        try:
+            line = line_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"--ids-file {path} line {number}: not UTF-8 text") from None
+        text = line.partition("#")[0]
+        if text.strip():
+            yield text, f"--ids-file {path} line {number}"
 
 
 def _csv_ids_from_file(path: Path) -> Iterator[str]:
