@@ -109,3 +109,62 @@ def test_with_json_logs_an_error_is_a_json_object_too(
     assert code == 2
     assert record["event"] == "command.failed"
     assert "absent.csv" in record["message"]
+
+
+# Lambda commands and .env files: bad input is one line with exit 2, before any AWS call -------
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["lambda", "invoke", "--stack", "bad name!"], "not a CloudFormation stack name"),
+        (["lambda", "invoke", "--stack", "cinelake", "--event", "[1]"], "must be a JSON object"),
+        (["lambda", "deploy", "--stack", ""], "not a CloudFormation stack name"),
+    ],
+)
+def test_lambda_commands_refuse_bad_input_before_calling_aws(
+    clean_env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code = cli.main(argv, environ={})
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert expected in err[0]
+
+
+def test_lambda_invoke_without_credentials_says_which_variables_to_set(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        ["lambda", "invoke", "--stack", "cinelake", "--region", "us-east-1"], environ={}
+    )
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert "no AWS credentials" in err[0]
+
+
+def test_lambda_build_into_a_file_is_refused(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = clean_env / "dist"
+    taken.write_text("a file")
+
+    code = cli.main(["lambda", "build", "--out", str(taken)], environ={})
+
+    assert code == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_env_file_that_is_not_utf8_is_one_line_naming_it(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_file = clean_env / "latin1.env"
+    env_file.write_bytes("NOME_DO_BUCKET_S3=s\xe3o-paulo\n".encode("latin-1"))
+
+    code = cli.main(["status", "--env-file", str(env_file)], environ={})
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert str(env_file) in err[0] and "UTF-8" in err[0]

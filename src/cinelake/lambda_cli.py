@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cinelake.errors import InputError
+from cinelake.errors import ConfigError, InputError, RunError
 
 if TYPE_CHECKING:
     import boto3
@@ -96,6 +99,8 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
     from cinelake.lambda_build import build_artifacts
 
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out {args.out}: is a file; pass a directory for the artifacts")
     for artifact in build_artifacts(args.out, args.arch, args.python):
         print(f"{artifact.name}  {artifact.size_bytes} bytes  sha256:{artifact.sha256}")
     return 0
@@ -115,24 +120,77 @@ def _credentials(settings: Settings) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
+_STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
+
+
+def _check_stack(name: str) -> None:
+    if not _STACK_NAME.fullmatch(name):
+        raise InputError(
+            f"--stack {name!r}: not a CloudFormation stack name; use a letter, then letters, "
+            "digits and hyphens (at most 128)"
+        )
+
+
+@contextmanager
+def _aws_errors(region: str | None) -> Iterator[None]:
+    """AWS failures the deploy code does not expect, as one line each with what to do."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        InvalidRegionError,
+        NoCredentialsError,
+        NoRegionError,
+        SSOError,
+        TokenRetrievalError,
+    )
+
+    try:
+        yield
+    except NoCredentialsError:
+        raise ConfigError(
+            "no AWS credentials found: set aws_access_key_id and aws_secret_access_key, or "
+            "NOME_DO_PERFIL_SSO (then `aws sso login`), in .env or the environment"
+        ) from None
+    except (TokenRetrievalError, SSOError):
+        raise ConfigError(
+            "no valid SSO session (never started or expired): run "
+            "`aws sso login --profile <NOME_DO_PERFIL_SSO>`, then retry"
+        ) from None
+    except (InvalidRegionError, NoRegionError):
+        raise ConfigError(
+            f"--region {region!r}: not a usable AWS region; pass e.g. --region us-east-1 or set "
+            "REGIAO_DO_BUCKET"
+        ) from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise RunError(
+            f"AWS refused {exc.operation_name}: {error.get('Code', '')} "
+            f"{' '.join(str(error.get('Message', '')).split())}"
+        ) from None
+    except BotoCoreError as exc:
+        raise RunError(f"AWS call failed: {' '.join(str(exc).split())}") from None
+
+
 def run_deploy(args: argparse.Namespace, settings: Settings) -> int:
     from cinelake.lambda_deploy import deploy_stack
 
+    _check_stack(args.stack)
     parameters = {}
     if args.raw_bucket:
         parameters["RawBucketName"] = args.raw_bucket
     if args.schedule:
         parameters["ScheduleState"] = args.schedule
-    result = deploy_stack(
-        args.stack,
-        session=_session(args.region, settings),
-        artifact_bucket=args.bucket,
-        out_dir=args.out,
-        arch=args.arch,
-        python_version=args.python,
-        credentials=_credentials(settings),
-        parameters=parameters,
-    )
+    with _aws_errors(args.region):
+        result = deploy_stack(
+            args.stack,
+            session=_session(args.region, settings),
+            artifact_bucket=args.bucket,
+            out_dir=args.out,
+            arch=args.arch,
+            python_version=args.python,
+            credentials=_credentials(settings),
+            parameters=parameters,
+        )
     state = "updated" if result.stack_changed else "unchanged"
     secret = "updated" if result.secret_updated else "not changed"
     print(f"stack {result.stack_name}: {state}; function {result.function_name}")
@@ -144,10 +202,16 @@ def run_deploy(args: argparse.Namespace, settings: Settings) -> int:
 def run_invoke(args: argparse.Namespace, settings: Settings) -> int:
     from cinelake.lambda_deploy import invoke_function
 
+    _check_stack(args.stack)
     try:
         event = json.loads(args.event)
     except ValueError as exc:
         raise InputError(f"--event is not valid JSON: {exc}") from exc
-    summary = invoke_function(args.stack, event, session=_session(args.region, settings))
+    if not isinstance(event, dict):
+        raise InputError(
+            '--event must be a JSON object, e.g. {"plan": "ids", "ids": ["movie:550"]}'
+        )
+    with _aws_errors(args.region):
+        summary = invoke_function(args.stack, event, session=_session(args.region, settings))
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0

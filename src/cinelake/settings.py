@@ -160,11 +160,15 @@ def load_settings(
 
 def _read_env_file(env_file: Path | None) -> Mapping[str, str | None]:
     if env_file is None:
-        default = Path(".env")
-        return dotenv_values(default) if default.is_file() else {}
-    if not env_file.is_file():
+        env_file = Path(".env")
+        if not env_file.is_file():
+            return {}
+    elif not env_file.is_file():
         raise ConfigError(f"--env-file {env_file}: no such file; pass an existing .env file")
-    return dotenv_values(env_file)
+    try:
+        return dotenv_values(env_file, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env_file}: not UTF-8 text; save the .env file as UTF-8") from None
 
 
 def _check_agreement(names: tuple[str, ...], values: Mapping[str, str]) -> None:
