@@ -7,12 +7,14 @@ into the bucket with boto3, as a careless person or another tool would.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import pytest
 from test_status import (  # noqa: F401 - fixtures are found by name
     DAY,
     OTHER_DAY,
@@ -232,6 +234,40 @@ def test_an_unreadable_manifest_is_a_finding(disk_lake: Lake) -> None:
     assert result.code == 1
     assert result.json()["counts"] == {"unreadable-manifest": 1}
     assert result.json()["findings"][0]["key"] == broken
+
+
+@pytest.mark.parametrize(
+    "forged_key", ["Raw/../../../etc/passwd", "/etc/passwd", ".cinelake/meta/x", "Raw//x.json"]
+)
+def test_a_manifest_naming_a_key_outside_the_raw_zone_is_a_finding_not_a_crash(
+    disk_lake: Lake, forged_key: str
+) -> None:
+    landed_lake(disk_lake)
+    manifest_key = next(iter(disk_lake.store.list(layout.manifest_prefix(DAY)))).key
+    data = json.loads(disk_lake.store.get_bytes(manifest_key))
+    data["objects"][0]["key"] = forged_key
+    assert disk_lake.root is not None
+    (disk_lake.root / manifest_key).write_text(json.dumps(data))
+
+    result = disk_lake.cli("verify", "--json")
+
+    assert result.code == 1
+    findings = result.json()["findings"]
+    assert {"kind": "unreadable-manifest", "key": manifest_key} in [
+        {"kind": f["kind"], "key": f["key"]} for f in findings
+    ]
+    assert any(forged_key in f["detail"] for f in findings)
+
+
+def test_a_dangling_symlink_in_the_lake_is_skipped_not_a_crash(disk_lake: Lake) -> None:
+    landed_lake(disk_lake)
+    assert disk_lake.root is not None
+    folder = disk_lake.root / "Raw" / "TMDB" / "JSON" / "Movies"
+    (folder / "dangling.json").symlink_to(folder / "nowhere.json")
+
+    result = disk_lake.cli("verify", "--json")
+
+    assert result.code == 0, result.err
 
 
 def test_a_replaced_object_is_checked_against_its_latest_manifest(

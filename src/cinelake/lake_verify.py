@@ -203,6 +203,16 @@ def _claims_of_day(
             found(Finding("unreadable-manifest", key, manifest.error or "unreadable"))
             continue
         for claim in _claims_of(manifest):
+            if not layout.is_lake_key(claim.key):
+                found(
+                    Finding(
+                        "unreadable-manifest",
+                        key,
+                        f"names {claim.key!r}, which is not a key of the raw zone",
+                        claim.run_id,
+                    )
+                )
+                continue
             group = claims.get(claim.key)
             if group is None or claim.order[0] > group[0].order[0]:
                 claims[claim.key] = [claim]

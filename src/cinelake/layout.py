@@ -85,3 +85,14 @@ def day_of(year: str, month: str, day: str) -> date | None:
 def check_file_name(name: str) -> None:
     if not _SAFE_NAME.match(name) or name in {".", ".."}:
         raise ValueError(f"{name!r} cannot be used in a lake key")
+
+
+def is_lake_key(key: object) -> bool:
+    """A key a manifest may name: under `Raw/`, no empty, `.` or `..` segment.
+
+    Manifests are read back from the lake, where anyone with write access could edit them; a
+    key like `Raw/../../etc/passwd` must be reported, never followed.
+    """
+    if not isinstance(key, str) or not key.startswith("Raw/"):
+        return False
+    return all(part not in {"", ".", ".."} for part in key.split("/"))

@@ -109,7 +109,12 @@ class LocalDirStore(Store):
                 if key.startswith(prefix) or prefix.startswith(key):
                     yield from self._walk(Path(path), prefix)
             elif key.startswith(prefix):
-                yield ObjectInfo(key=key, size=Path(path).stat().st_size)
+                try:
+                    stat = Path(path).stat()
+                except FileNotFoundError:  # a dangling symlink: nothing S3 could hold
+                    continue
+                if S_ISREG(stat.st_mode):
+                    yield ObjectInfo(key=key, size=stat.st_size)
 
     def _write_bytes(
         self, key: str, data: bytes, metadata: Mapping[str, str], checksum: str, *, replace: bool
