@@ -296,3 +296,21 @@ def test_a_run_stopped_on_one_machine_is_finished_by_another(
     assert emulator.stats().total_requests - done_first < total, "the second run resumed"
     assert_exactly_once(moto_lake.store, expected.records, set(expected.unknown))
     assert not list(here.iterdir()) and not list(elsewhere.iterdir()), "no local state"
+
+
+@pytest.mark.parametrize("checkpoint", ["plan.json", "complete.json"])
+def test_a_corrupted_checkpoint_stops_the_run_naming_it(
+    local_lake: Lake, emulator: TmdbEmulator, checkpoint: str
+) -> None:
+    env = tmdb_env(emulator, local_lake)
+    argv = [*tmdb_argv(local_lake, "--ids", "movie:550"), "-q"]
+    assert cli(argv, env).code == 0
+    state = next(Path(local_lake.url).glob(f"Raw/_state/tmdb/**/{checkpoint}"))
+    state.write_bytes(state.read_bytes() + b"}")
+
+    result = cli(argv, env)
+
+    lines = result.err.strip().splitlines()
+    assert result.code == 1
+    assert len(lines) == 1
+    assert checkpoint in lines[0] and "not what cinelake wrote" in lines[0]

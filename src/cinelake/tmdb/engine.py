@@ -320,8 +320,8 @@ class PhaseRunner:
         keys = [o.key for o in self.ctx.store.list(f"{self.state_dir}batches/")]
         markers: dict[int, _BatchSummary] = {}
         with ThreadPoolExecutor(8) as pool:
-            for raw in pool.map(self.ctx.store.get_bytes, keys):
-                marker = json.loads(raw)
+            for key, raw in zip(keys, pool.map(self.ctx.store.get_bytes, keys), strict=True):
+                marker = parse_checkpoint(key, raw)
                 markers[int(marker["batch"])] = _BatchSummary.of(marker, self.ctx.run_id)
         return markers
 
@@ -420,3 +420,17 @@ def manifest_object(entry: dict[str, Any], plan_id: str, *, recovered: bool) -> 
         verified_by=entry["verified_by"],
         details=details,
     )
+
+
+def parse_checkpoint(key: str, raw: bytes) -> dict[str, Any]:
+    """A checkpoint someone edited or truncated stops the plan with its name, not a traceback."""
+    try:
+        loaded = json.loads(raw)
+    except ValueError:
+        loaded = None
+    if not isinstance(loaded, dict):
+        raise RunError(
+            f"{key}: this checkpoint is not what cinelake wrote (edited or truncated?); restore "
+            "it, or move the plan's Raw/_state folder aside to start the plan over"
+        )
+    return loaded

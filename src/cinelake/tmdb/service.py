@@ -31,6 +31,7 @@ from cinelake.tmdb.engine import (
     PhaseRunner,
     ProgressFactory,
     manifest_object,
+    parse_checkpoint,
 )
 from cinelake.tmdb.plans import (
     DEFAULT_APPEND,
@@ -188,7 +189,7 @@ def _run_plan(
     state_prefix = layout.state_prefix(request.run_date, ctx.plan_id)
     complete_key = f"{state_prefix}complete.json"
     if ctx.store.head(complete_key) is not None:
-        done = json.loads(ctx.store.get_bytes(complete_key))
+        done = parse_checkpoint(complete_key, ctx.store.get_bytes(complete_key))
         manifest.counts.update(done["counts"])
         manifest.notes.append(
             f"this plan was completed by run {done['run_id']}; nothing left to fetch"
@@ -299,7 +300,7 @@ def _load_or_create_plan(
     )
     plan_key = f"{layout.state_prefix(request.run_date, spec.plan_id())}plan.json"
     if store.head(plan_key) is not None:
-        saved = json.loads(store.get_bytes(plan_key))
+        saved = parse_checkpoint(plan_key, store.get_bytes(plan_key))
         return _Plan(spec, saved["stamp"], saved["first_items"], saved["direct_details"])
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     plan = _Plan(spec, stamp, [], [])
@@ -322,7 +323,7 @@ def _load_or_create_plan(
     try:
         store.put_bytes(plan_key, json.dumps(body, sort_keys=True).encode(), {META_RUN_ID: run_id})
     except ObjectConflict:
-        saved = json.loads(store.get_bytes(plan_key))
+        saved = parse_checkpoint(plan_key, store.get_bytes(plan_key))
         log.warning(
             "another run created this plan first; following its checkpoint",
             extra={"event": "tmdb.plan_race", "plan_id": spec.plan_id()},
