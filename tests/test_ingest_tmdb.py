@@ -406,6 +406,80 @@ def test_items_whose_retries_ran_out_land_in_the_errors_file(
     assert error["endpoint"].startswith("/movie/550")
 
 
+# A later run asks again for what failed --------------------------------------------------------
+def test_a_rerun_asks_again_for_items_whose_retries_ran_out_and_lands_them_once(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
+) -> None:
+    emulator = make_emulator(scripted={"/3/movie/550": [500] * 3})
+    policy = RetryPolicy(max_attempts=3, base_delay=0)
+
+    def run() -> Any:
+        client = fast_client(emulator, policy=policy)
+        try:
+            return ingest(local_lake, emulator, client, plan="ids", ids=(FIGHT_CLUB, BREAKING_BAD))
+        finally:
+            client.close()
+
+    first = run()
+    second = run()
+
+    assert (first.status, first.counts["failed"]) == ("partial", 1)
+    assert (second.status, second.counts["failed"], second.counts["landed"]) == ("succeeded", 0, 2)
+    assert second.counts["retry_rounds"] == 1
+    assert emulator.stats().paths["/3/movie/550"] == 4, "3 failed attempts, then one more run"
+    assert emulator.stats().paths["/3/tv/1396"] == 1
+    tally = assert_exactly_once(local_lake.store, {FIGHT_CLUB, BREAKING_BAD}, {FIGHT_CLUB})
+    assert tally.error_lines[FIGHT_CLUB]["http_status"] == 500, "the failure stays on record"
+    requests = emulator.stats().total_requests
+    third = run()
+    assert third.status == "succeeded"
+    assert emulator.stats().total_requests == requests
+
+
+def test_a_lookup_that_failed_is_asked_again_and_its_title_then_fetched(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
+) -> None:
+    emulator = make_emulator(scripted={"/3/find/tt0137523": [500] * 3})
+    policy = RetryPolicy(max_attempts=3, base_delay=0)
+
+    def run() -> Any:
+        client = fast_client(emulator, policy=policy)
+        try:
+            return ingest(local_lake, emulator, client, plan="ids", ids=("tt0137523",))
+        finally:
+            client.close()
+
+    first = run()
+    second = run()
+
+    assert (first.status, first.counts["landed"]) == ("partial", 0)
+    assert (second.status, second.counts["landed"]) == ("succeeded", 1)
+    assert emulator.stats().paths["/3/movie/550"] == 1
+    assert_exactly_once(local_lake.store, {"find:tt0137523", FIGHT_CLUB}, {"find:tt0137523"})
+
+
+def test_an_item_that_keeps_failing_is_asked_once_more_per_run_with_each_failure_kept(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
+) -> None:
+    emulator = make_emulator(scripted={"/3/movie/550": [500] * 6})
+    policy = RetryPolicy(max_attempts=3, base_delay=0)
+
+    def run() -> Any:
+        client = fast_client(emulator, policy=policy)
+        try:
+            return ingest(local_lake, emulator, client, plan="ids", ids=(FIGHT_CLUB,))
+        finally:
+            client.close()
+
+    statuses = [run().status for _ in range(3)]
+
+    assert statuses == ["partial", "partial", "succeeded"]
+    assert emulator.stats().paths["/3/movie/550"] == 7
+    tally = landed(local_lake.store)
+    assert tally.records == {FIGHT_CLUB: 1}
+    assert tally.errors == {FIGHT_CLUB: 2}, "one error line per round that failed"
+
+
 def test_the_manifest_lists_every_file_with_records_bytes_and_sha256(
     lake: Lake, emulator: TmdbEmulator
 ) -> None:

@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
@@ -314,3 +315,40 @@ def test_a_corrupted_checkpoint_stops_the_run_naming_it(
     assert result.code == 1
     assert len(lines) == 1
     assert checkpoint in lines[0] and "not what cinelake wrote" in lines[0]
+
+
+def test_a_crash_inside_a_retry_round_resumes_the_round_without_refetching(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cinelake.tmdb.retry import RetryPolicy
+
+    emulator = make_emulator(scripted={"/3/movie/550": [500] * 3, "/3/movie/149461": [500] * 3})
+    ids = ("movie:550", "movie:149461")
+
+    def run() -> Any:
+        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
+        try:
+            return ingest(local_lake, emulator, client, plan="ids", ids=ids, batch_size=1)
+        finally:
+            client.close()
+
+    assert run().counts["failed"] == 2
+    real_put = local_lake.store.put_bytes
+
+    def put_then_die(key: str, data: bytes, metadata: object = None, **kw: object) -> object:
+        if "/retry1-details/batches/000002" in key:
+            raise KeyboardInterrupt  # stands in for SIGKILL: nothing after this point runs
+        return real_put(key, data, metadata, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local_lake.store, "put_bytes", put_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(local_lake.store, "put_bytes", real_put)
+    before = emulator.stats().paths
+
+    final = run()
+
+    assert final.status == "succeeded"
+    assert emulator.stats().paths == before, "the round's landed records are adopted"
+    tally = assert_exactly_once(local_lake.store, set(ids), set(ids))
+    assert sum(tally.records.values()) == 2

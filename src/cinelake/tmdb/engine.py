@@ -75,6 +75,8 @@ class PhaseContext:
     workers: int = 16
     stop_margin: float = 2.0
     progress: ProgressFactory | None = None
+    requests_before: int = 0
+    """The client's request count when this run began: what the run itself asked is the rest."""
     written: list[ManifestObject] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
@@ -91,6 +93,8 @@ class PhaseResult:
     state_counts: Counter[str] = field(default_factory=Counter)
     items: int = 0
     children: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    """Items whose retries ran out: what the plan's next retry round asks for again."""
     marker_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     complete: bool = True
     compacted: int = 0
@@ -108,6 +112,7 @@ class _BatchSummary:
     files: list[dict[str, Any]]
     state_counts: Counter[str]
     children: list[str]
+    failed: list[str]
     compacted: int
 
     @classmethod
@@ -119,6 +124,7 @@ class _BatchSummary:
             files=[] if run_id == current_run else marker["files"],
             state_counts=Counter(entry["state"] for entry in entries),
             children=[child for entry in entries for child in entry.get("children", [])],
+            failed=[item for item, entry in marker["items"].items() if entry["state"] == "failed"],
             compacted=int(marker.get("compacted", 0)),
         )
 
@@ -184,6 +190,7 @@ class PhaseRunner:
             result.state_counts.update(summary.state_counts)
             result.items += sum(summary.state_counts.values())
             result.children.extend(summary.children)
+            result.failed.extend(summary.failed)
         return result
 
     # Batches ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -148,6 +149,7 @@ def run_tmdb_ingest(
         ctx = PhaseContext(
             store=store,
             client=client,
+            requests_before=client.stats.requests,
             run_date=request.run_date,
             plan_id="",
             stamp="",
@@ -209,11 +211,16 @@ def _run_plan(
             ("details", PhaseRunner(ctx, "details", details_items, request.batch_size).run())
         )
     complete = first_complete and all(r.complete for _, r in phases)
-    _adopt_unmanifested(ctx, phases, manifest)
+    rounds: list[_Round] = []
+    if complete:
+        complete, rounds = _retry_rounds(ctx, request, phases, details_items)
+    every_phase = [*phases, *((r.name, r.result) for r in rounds)]
+    _adopt_unmanifested(ctx, every_phase, manifest)
     manifest.objects.extend(ctx.written)
-    counts = _counts(phases, plan, request)
+    counts = _counts(_families(phases, rounds), plan)
     manifest.counts.update(counts)
-    manifest.counts["compacted_records"] = sum(r.compacted for _, r in phases)
+    manifest.counts["retry_rounds"] = len({r.number for r in rounds})
+    manifest.counts["compacted_records"] = sum(r.compacted for _, r in every_phase)
     if manifest.counts["compacted_records"]:
         manifest.notes.append(
             "some TMDB bodies contained raw line breaks and were re-serialised compactly "
@@ -226,32 +233,130 @@ def _run_plan(
         manifest.notes.append("stopped before the plan finished; run the same command to resume")
         manifest.finish("partial")
         return None
-    manifest.finish("partial" if counts["failed"] else "succeeded")
+    if counts["failed"]:
+        # Not sealed: the same command asks again for what failed, in a new retry round.
+        manifest.notes.append(
+            f"{counts['failed']} items failed after their retries (see the errors files); run "
+            "the same command to ask for them again"
+        )
+        manifest.finish("partial")
+        return None
+    manifest.finish("succeeded")
     if ctx.store.head(complete_key) is not None:
         return None
     marker = json.dumps({"run_id": ctx.run_id, "counts": counts}, sort_keys=True).encode()
     return complete_key, marker
 
 
+@dataclass
+class _Round:
+    number: int
+    name: str
+    family: str
+    result: PhaseResult
+    replaced: int
+    """Items of this phase that an earlier round counted as failed: this round decides them."""
+
+
+def _retry_rounds(
+    ctx: PhaseContext,
+    request: TmdbIngestRequest,
+    phases: list[tuple[str, PhaseResult]],
+    details_items: list[str],
+) -> tuple[bool, list[_Round]]:
+    """Ask again for the items whose retries ran out: at most one new round per later run.
+
+    Round N fetches what was still failed after round N-1 into phases of its own
+    (`retry1-find`, `retry1-details`...), so the batches of committed phases never change and a
+    round resumes like any phase. Follow-up items a round discovers go to its own details
+    phase. Rounds finished by earlier runs are replayed from their markers without a request.
+    """
+    results = dict(phases)
+    first_name = _first_phase_name(request.plan)
+    failed_first = list(results[first_name].failed) if first_name in results else []
+    failed_details = list(results["details"].failed) if "details" in results else []
+    attempted = set(details_items)
+    rounds: list[_Round] = []
+    number = 0
+    while failed_first or failed_details:
+        number += 1
+        # `retry1-find`, never `find-retry1`: files are found by the `<phase>-` name prefix, so
+        # no phase name may start with another's.
+        names = (f"retry{number}-{first_name}", f"retry{number}-details")
+        # A run that has asked TMDB anything (these items' retries included) leaves a new
+        # round to a later run: asking again at once only doubles the attempts.
+        asked_already = ctx.client.stats.requests > ctx.requests_before or ctx.should_stop()
+        if asked_already and not any(_phase_started(ctx, request, name) for name in names):
+            break
+        new_children: list[str] = []
+        next_failed_first: list[str] = []
+        if failed_first:
+            result = PhaseRunner(ctx, names[0], failed_first, request.batch_size).run()
+            rounds.append(_Round(number, names[0], first_name, result, len(failed_first)))
+            if not result.complete:
+                return False, rounds
+            next_failed_first = result.failed
+            if request.plan != "discover":
+                new_children = [c for c in unique(result.children) if c not in attempted]
+                attempted.update(new_children)
+        next_failed_details: list[str] = []
+        retry_details = unique([*failed_details, *new_children])
+        if retry_details:
+            result = PhaseRunner(ctx, names[1], retry_details, request.batch_size).run()
+            rounds.append(_Round(number, names[1], "details", result, len(failed_details)))
+            if not result.complete:
+                return False, rounds
+            next_failed_details = result.failed
+        failed_first, failed_details = next_failed_first, next_failed_details
+    return True, rounds
+
+
+def _phase_started(ctx: PhaseContext, request: TmdbIngestRequest, phase: str) -> bool:
+    """A phase with a committed batch or a landed file (a run killed before its marker)."""
+    state = f"{layout.state_prefix(request.run_date, ctx.plan_id)}{phase}/batches/"
+    if next(iter(ctx.store.list(state)), None) is not None:
+        return True
+    name_prefix = f"{ctx.stamp}-{ctx.plan_id}-{phase}-"
+    return any(
+        next(iter(ctx.store.list(layout.tmdb_prefix(s, request.run_date) + name_prefix)), None)
+        for s in layout.TMDB_STRUCTURES
+    )
+
+
+@dataclass
+class _Tally:
+    state_counts: Counter[str]
+    items: int
+
+
+def _families(phases: list[tuple[str, PhaseResult]], rounds: list[_Round]) -> dict[str, _Tally]:
+    """Each phase with its retry rounds folded in: a round re-decides what was failed."""
+    families = {name: _Tally(Counter(r.state_counts), r.items) for name, r in phases}
+    for retry in rounds:
+        tally = families.setdefault(retry.family, _Tally(Counter(), 0))
+        tally.state_counts["failed"] -= retry.replaced
+        tally.state_counts.update(retry.result.state_counts)
+        tally.items += retry.result.items - retry.replaced
+    return families
+
+
 def _first_phase_name(plan: PlanName) -> str:
     return {"from-csv": "find", "ids": "find", "discover": "discover", "changes": "changes"}[plan]
 
 
-def _counts(
-    phases: list[tuple[str, PhaseResult]], plan: _Plan, request: TmdbIngestRequest
-) -> dict[str, int]:
+def _counts(families: dict[str, _Tally], plan: _Plan) -> dict[str, int]:
     requested = len(plan.first_items) + len(plan.direct_details)
     counts: dict[str, int] = {"requested": requested, "landed": 0, "not_found": 0, "failed": 0}
-    final_phase = phases[-1][0] if phases else None
-    for name, result in phases:
+    final_phase = list(families)[-1] if families else None
+    for name, tally in families.items():
         for state in ("landed", "not_found", "failed"):
-            number = result.state_counts[state]
+            number = tally.state_counts[state]
             counts[f"{name}_{state}"] = number
             if state != "landed":
                 counts[state] += number
         if name == final_phase:
-            counts["landed"] = result.state_counts["landed"]
-        counts[f"{name}_items"] = result.items
+            counts["landed"] = tally.state_counts["landed"]
+        counts[f"{name}_items"] = tally.items
     return counts
 
 
