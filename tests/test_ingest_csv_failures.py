@@ -336,6 +336,46 @@ def test_a_file_that_fails_to_land_is_recorded_and_the_others_keep_their_manifes
     assert SECRET_KEY not in err
 
 
+def test_a_path_from_the_env_file_is_named_with_its_variable(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, tmp_path: Path
+) -> None:
+    missing = tmp_path / "srv" / "movies.csv"
+    env = moto_lake.env | {"CAMINHO_DO_ARQUIVO_LOCAL_MOVIES": str(missing)}
+    code, _, err = ingest(capsys, env)
+    assert code == 2
+    assert_one_error_line(err, str(missing), "CAMINHO_DO_ARQUIVO_LOCAL_MOVIES", "no such file")
+
+
+def test_bytes_replaced_between_upload_and_check_fail_the_file_and_delete_nothing(
+    capsys: pytest.CaptureFixture[str],
+    moto_lake: Lake,
+    movies: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another writer, on an endpoint that takes the write, swaps the bytes before the HEAD."""
+    real_write = S3Store._write_bytes
+    intruder = b"id|tituloPincipal|anoLancamento\ntt9|Outro filme|2001\n"
+
+    def write_then_swap(self: S3Store, key: str, data: bytes, *args: Any, **kw: Any) -> Any:
+        version = real_write(self, key, data, *args, **kw)
+        if key.startswith("Raw/Local/CSV/"):
+            moto_lake.client.put_object(
+                Bucket=moto_lake.bucket, Key=key, Body=intruder, ChecksumAlgorithm="CRC64NVME"
+            )
+        return version
+
+    monkeypatch.setattr(S3Store, "_write_bytes", write_then_swap)
+    code, out, err = ingest(capsys, moto_lake.env, "--json", "--movies", str(movies))
+
+    entry = json.loads(out)["objects"][0]
+    assert code == 1
+    assert entry["state"] == "failed"
+    assert "differs from the one computed locally" in entry["error"]
+    assert "nothing was deleted" in entry["error"]
+    assert moto_lake.get(csv_key("movies.csv")) == intruder, "what is in the lake stays"
+    assert SECRET_KEY not in err
+
+
 def test_bad_input_on_the_local_lake_lands_nothing(
     capsys: pytest.CaptureFixture[str], clean_env: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -205,6 +205,11 @@ def test_unusable_bucket_name_is_an_error_naming_where_it_comes_from(lake: str) 
     assert "NOME_DO_BUCKET_S3" in str(caught.value)
 
 
+def test_unknown_log_format_is_an_error_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match=r"CINELAKE_LOG_FORMAT 'xml': use text or json"):
+        load_settings(environ={"CINELAKE_LOG_FORMAT": "xml"})
+
+
 def test_endpoint_without_a_scheme_is_an_error_naming_the_variable() -> None:
     with pytest.raises(ConfigError, match=r"AWS_ENDPOINT_URL_S3.*http://localhost:9000"):
         load_settings(environ={"AWS_ENDPOINT_URL_S3": "localhost:9000"})

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cinelake import __version__
+from cinelake import __version__, env_names
 from cinelake.errors import CinelakeError, InputError
 from cinelake.logs import SecretFilter, configure_logging
 from cinelake.settings import Settings, load_settings
@@ -135,12 +135,15 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
             raise InputError(f"--file {item!r}: use DATASET=PATH, e.g. --file Movies=movies.csv")
         sources.append(CsvSource(_dataset_name(dataset), Path(path)))
     explicit = bool(args.movies or args.series or args.file)
-    movies = args.movies or (None if explicit else settings.movies_path)
-    series = args.series or (None if explicit else settings.series_path)
-    if movies:
-        sources.insert(0, CsvSource("Movies", movies))
-    if series:
-        sources.append(CsvSource("Series", series))
+    for dataset, given, configured, variable in (
+        ("Movies", args.movies, settings.movies_path, env_names.MOVIES_PATH[0]),
+        ("Series", args.series, settings.series_path, env_names.SERIES_PATH[0]),
+    ):
+        if given:
+            sources.append(CsvSource(dataset, given))
+        elif configured and not explicit:
+            sources.append(CsvSource(dataset, configured, origin=variable))
+    sources.sort(key=lambda source: source.dataset != "Movies")
     store = open_store(settings)
     bars = None if args.quiet else terminal_progress()
     manifest = ingest_csv(

@@ -144,7 +144,7 @@ def load_settings(
         ).rstrip("/"),
         tmdb_secret_id=pick(env_names.TMDB_SECRET_ID),
         tmdb_parameter_name=pick(env_names.TMDB_PARAMETER_NAME),
-        log_format=cli.get("log_format") or pick(env_names.LOG_FORMAT),
+        log_format=_log_format(cli.get("log_format") or pick(env_names.LOG_FORMAT)),
         part_size_mib=_positive_int(env_names.PART_SIZE_MIB[0], pick(env_names.PART_SIZE_MIB)),
         max_concurrency=_positive_int(
             env_names.MAX_CONCURRENCY[0], pick(env_names.MAX_CONCURRENCY)
@@ -199,6 +199,12 @@ def _normalise_lake(lake: str) -> str:
             )
         return f"s3://{rest}"
     return lake
+
+
+def _log_format(value: str | None) -> str | None:
+    if value is not None and value not in {"text", "json"}:
+        raise ConfigError(f"CINELAKE_LOG_FORMAT {value!r}: use text or json")
+    return value
 
 
 def _endpoint(value: str | None) -> str | None:

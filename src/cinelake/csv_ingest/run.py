@@ -50,6 +50,8 @@ ProgressFactory = Callable[[str, int], ProgressCallback]
 class CsvSource:
     dataset: str
     path: Path
+    origin: str | None = None
+    """The variable that named the path, when it came from configuration: errors cite it."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ def check_sources(sources: tuple[CsvSource, ...]) -> None:
         )
     seen: dict[str, Path] = {}
     for source in sources:
-        label = f"{source.dataset}={source.path}"
+        label = f"{source.dataset}={source.path}" + (
+            f" (from {source.origin})" if source.origin else ""
+        )
         if source.dataset not in layout.CSV_DATASETS:
             raise InputError(
                 f"--file {label}: unknown dataset {source.dataset!r}; use one of "
