@@ -91,9 +91,8 @@ def ingest_json(
 
 @pytest.mark.parametrize("nasty", sorted(NASTY))
 def test_nasty_file_lands_byte_for_byte(
-    capsys: pytest.CaptureFixture[str], lake_local_or_moto: Lake, tmp_path: Path, nasty: str
+    capsys: pytest.CaptureFixture[str], lake: Lake, tmp_path: Path, nasty: str
 ) -> None:
-    lake = lake_local_or_moto
     source = write(tmp_path / "in", "movies.csv", NASTY[nasty])
 
     code, _, _ = ingest(capsys, lake, "--movies", str(source))
