@@ -407,18 +407,24 @@ def test_items_whose_retries_ran_out_land_in_the_errors_file(
 
 
 # A later run asks again for what failed --------------------------------------------------------
+def same_command(lake: Lake, emulator: TmdbEmulator, *ids: str) -> Callable[[], Any]:
+    """The same ids plan, run again as a user would, each time with three attempts an item."""
+
+    def run() -> Any:
+        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
+        try:
+            return ingest(lake, emulator, client, plan="ids", ids=ids)
+        finally:
+            client.close()
+
+    return run
+
+
 def test_a_rerun_asks_again_for_items_whose_retries_ran_out_and_lands_them_once(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
 ) -> None:
     emulator = make_emulator(scripted={"/3/movie/550": [500] * 3})
-    policy = RetryPolicy(max_attempts=3, base_delay=0)
-
-    def run() -> Any:
-        client = fast_client(emulator, policy=policy)
-        try:
-            return ingest(local_lake, emulator, client, plan="ids", ids=(FIGHT_CLUB, BREAKING_BAD))
-        finally:
-            client.close()
+    run = same_command(local_lake, emulator, FIGHT_CLUB, BREAKING_BAD)
 
     first = run()
     second = run()
@@ -440,14 +446,7 @@ def test_a_lookup_that_failed_is_asked_again_and_its_title_then_fetched(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
 ) -> None:
     emulator = make_emulator(scripted={"/3/find/tt0137523": [500] * 3})
-    policy = RetryPolicy(max_attempts=3, base_delay=0)
-
-    def run() -> Any:
-        client = fast_client(emulator, policy=policy)
-        try:
-            return ingest(local_lake, emulator, client, plan="ids", ids=("tt0137523",))
-        finally:
-            client.close()
+    run = same_command(local_lake, emulator, "tt0137523")
 
     first = run()
     second = run()
@@ -462,14 +461,7 @@ def test_an_item_that_keeps_failing_is_asked_once_more_per_run_with_each_failure
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
 ) -> None:
     emulator = make_emulator(scripted={"/3/movie/550": [500] * 6})
-    policy = RetryPolicy(max_attempts=3, base_delay=0)
-
-    def run() -> Any:
-        client = fast_client(emulator, policy=policy)
-        try:
-            return ingest(local_lake, emulator, client, plan="ids", ids=(FIGHT_CLUB,))
-        finally:
-            client.close()
+    run = same_command(local_lake, emulator, FIGHT_CLUB)
 
     statuses = [run().status for _ in range(3)]
 
