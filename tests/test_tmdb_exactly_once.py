@@ -27,6 +27,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     fast_client,
     ingest,
     lake_fixture,
+    landed,
     local_lake_fixture,
     make_emulator_fixture,
     manifests,
@@ -352,3 +353,67 @@ def test_a_crash_inside_a_retry_round_resumes_the_round_without_refetching(
     assert emulator.stats().paths == before, "the round's landed records are adopted"
     tally = assert_exactly_once(local_lake.store, set(ids), set(ids))
     assert sum(tally.records.values()) == 2
+
+
+# Batches built from follow-up items must not shift between the run that commits and the next ---
+SHIFT_IDS = ("tt3380564", "tt7729602", "tt3561390", "tt6773247", "tt1513015")
+
+
+def _kill_at(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch, marker: str, run: Callable[[], Any]
+) -> None:
+    """Run until the marker `marker` is about to be written, then die as a SIGKILL would."""
+    real_put = lake.store.put_bytes
+
+    def put_then_die(key: str, data: bytes, metadata: object = None, **kw: object) -> object:
+        if marker in key:
+            raise KeyboardInterrupt
+        return real_put(key, data, metadata, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lake.store, "put_bytes", put_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(lake.store, "put_bytes", real_put)
+
+
+def test_a_kill_in_the_details_phase_resumes_the_same_batches(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = ("movie:149461", "tt7729602", "tt3561390", "tt1513015")
+
+    def run() -> Any:
+        return ingest(local_lake, emulator, plan="ids", ids=ids, batch_size=2)
+
+    _kill_at(local_lake, monkeypatch, "/details/batches/000002", run)
+    assert run().status == "succeeded"
+    tally = landed(local_lake.store)
+    assert all(n == 1 for n in tally.records.values()), tally.records
+
+
+def test_a_kill_in_a_retry_round_with_follow_up_items_resumes_the_same_batches(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cinelake.tmdb.retry import RetryPolicy
+
+    emulator = make_emulator(
+        scripted={
+            "/3/movie/149461": [500] * 3,
+            "/3/find/tt7729602": [500] * 3,
+            "/3/find/tt3561390": [500] * 3,
+            "/3/find/tt1513015": [500] * 3,
+        }
+    )
+
+    def run() -> Any:
+        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
+        try:
+            return ingest(local_lake, emulator, client, plan="ids", ids=SHIFT_IDS, batch_size=2)
+        finally:
+            client.close()
+
+    assert run().status == "partial"
+    _kill_at(local_lake, monkeypatch, "/retry1-details/batches/000002", run)
+    assert run().status == "succeeded"
+    tally = landed(local_lake.store)
+    assert all(n == 1 for n in tally.records.values()), tally.records
+    assert "movie:519331" in tally.records

@@ -117,7 +117,7 @@ class _BatchSummary:
 
     @classmethod
     def of(cls, marker: dict[str, Any], current_run: str) -> _BatchSummary:
-        entries = marker["items"].values()  # insertion order is the batch's item order
+        entries = marker["items"].values()  # sorted by item, as stored
         run_id = str(marker["run_id"])
         return cls(
             run_id=run_id,
@@ -252,12 +252,16 @@ class PhaseRunner:
             "files": files,
             "compacted": sum(1 for o in done if o.compacted),
         }
+        payload = json.dumps(marker, sort_keys=True).encode()
         self.ctx.store.put_bytes(
             f"{self.state_dir}batches/{attempt.number:06d}.json",
-            json.dumps(marker, sort_keys=True).encode(),
+            payload,
             {META_RUN_ID: self.ctx.run_id},
         )
-        finished[attempt.number] = _BatchSummary.of(marker, self.ctx.run_id)
+        # Summarised from the stored form (keys sorted), as every later run will read it: the
+        # follow-up and failed items then come in one order whoever wrote the marker, so the
+        # batches of the phases built from them never shift between runs.
+        finished[attempt.number] = _BatchSummary.of(json.loads(payload), self.ctx.run_id)
         log.info(
             "%s batch %s landed: %s items",
             self.phase,
