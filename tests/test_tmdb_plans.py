@@ -218,6 +218,16 @@ def test_max_seconds_nan_is_refused() -> None:
         request.checked()
 
 
+def test_a_lambda_event_with_a_credential_in_its_params_is_refused() -> None:
+    from cinelake.lambda_handler import request_from_event
+
+    event = {"plan": "discover", "kind": "movie", "params": {"api_key": "leaked-key-123"}}
+    with pytest.raises(InputError) as refused:
+        request_from_event(event, RUN_DATE)
+    assert "credentials" in str(refused.value)
+    assert "leaked-key-123" not in str(refused.value)
+
+
 @pytest.mark.parametrize("name", ["api_key", "API_KEY", "access_token"])
 def test_cli_refuses_a_credential_passed_as_a_discover_param(
     emulator: TmdbEmulator, local_lake: Lake, name: str

@@ -10,8 +10,6 @@ from typing import Any
 from cinelake.errors import InputError
 from cinelake.settings import Settings
 
-_CREDENTIAL_PARAMS = frozenset({"api_key", "access_token", "session_id", "guest_session_id"})
-
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     from cinelake.cli import parse_date
@@ -85,11 +83,6 @@ def build_request(args: argparse.Namespace, today: Any) -> Any:
         if not sep or not key:
             raise InputError(
                 f"--param {item!r}: use KEY=VALUE, e.g. --param sort_by=popularity.desc"
-            )
-        if key.strip().lower() in _CREDENTIAL_PARAMS:
-            raise InputError(
-                f"--param {key}=…: credentials never go in --param (they would be written to "
-                "the manifest); set TMDB_API_KEY or TMDB_READ_ACCESS_TOKEN"
             )
         params.append((key, value))
     plan: PlanName = "from-csv"

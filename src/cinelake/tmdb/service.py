@@ -50,6 +50,7 @@ from cinelake.tmdb.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 PlanName = Literal["from-csv", "ids", "discover", "changes"]
+_CREDENTIAL_PARAMS = frozenset({"api_key", "access_token", "session_id", "guest_session_id"})
 MAX_RATE = 10_000.0
 """Far above any TMDB limit; only there to refuse typos and infinities."""
 PLANS: tuple[PlanName, ...] = ("from-csv", "ids", "discover", "changes")
@@ -84,6 +85,12 @@ class TmdbIngestRequest:
                 f"--rate {self.rate}: use a number of requests per second above 0 and at most "
                 f"{MAX_RATE:g}"
             )
+        for key, _ in self.discover_params:
+            if key.strip().lower() in _CREDENTIAL_PARAMS:
+                raise InputError(
+                    f"--param {key}=…: credentials never go in discover parameters (they are "
+                    "written to the manifest); set TMDB_API_KEY or TMDB_READ_ACCESS_TOKEN"
+                )
         if self.plan in {"discover", "changes"} and self.kind not in {"movie", "tv"}:
             raise InputError(f"--{self.plan} needs movie or tv")
         if self.plan == "changes" and self.since is None:
