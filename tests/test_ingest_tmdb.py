@@ -38,6 +38,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
 
 from cinelake import layout
 from cinelake.testing.tmdb_emulator import Catalogue, TmdbEmulator
+from cinelake.tmdb import service
 from cinelake.tmdb.engine import MAX_FILE_BYTES, _split
 from cinelake.tmdb.outcomes import Outcome
 from cinelake.tmdb.plans import request_of
@@ -472,6 +473,36 @@ def test_an_item_that_keeps_failing_is_asked_once_more_per_run_with_each_failure
     assert tally.errors == {FIGHT_CLUB: 2}, "one error line per round that failed"
 
 
+def test_a_refusal_other_than_not_found_is_final_and_not_asked_again(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
+) -> None:
+    emulator = make_emulator(scripted={"/3/movie/550": [422] * 5})
+    run = same_command(local_lake, emulator, FIGHT_CLUB, BREAKING_BAD)
+
+    first, second = run(), run()
+
+    assert (first.status, first.counts["failed"]) == ("partial", 1)
+    assert (second.status, second.counts["failed"]) == ("partial", 1)
+    assert emulator.stats().paths["/3/movie/550"] == 1
+    assert any("failed for good" in note for note in first.notes)
+
+
+def test_items_still_failing_after_the_last_retry_round_are_final(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
+) -> None:
+    rounds = service.MAX_RETRY_ROUNDS
+    emulator = make_emulator(scripted={"/3/movie/550": [500] * 3 * (rounds + 2)})
+    run = same_command(local_lake, emulator, FIGHT_CLUB)
+
+    manifests = [run() for _ in range(rounds + 2)]
+
+    assert [m.status for m in manifests] == ["partial"] * (rounds + 2)
+    assert emulator.stats().paths["/3/movie/550"] == 3 * (rounds + 1)
+    assert manifests[-2].counts["retry_rounds"] == rounds
+    assert any("failed for good" in note for note in manifests[-2].notes)
+    assert manifests[-1].counts["http_requests"] == 0
+
+
 def test_the_manifest_lists_every_file_with_records_bytes_and_sha256(
     lake: Lake, emulator: TmdbEmulator
 ) -> None:
@@ -522,3 +553,21 @@ def test_a_bearer_read_token_alone_is_enough(local_lake: Lake, emulator: TmdbEmu
     result = cli([*tmdb_argv(local_lake, "--ids", "movie:550"), "--json", "-q"], env)
     assert result.code == 0, result.err
     assert_exactly_once(local_lake.store, {FIGHT_CLUB}, set())
+
+
+def test_a_retry_round_stopped_midway_leaves_the_earlier_counts_standing() -> None:
+    from collections import Counter
+
+    from cinelake.tmdb.engine import PhaseResult
+
+    find = PhaseResult(state_counts=Counter(landed=2, failed=3), items=5)
+    stopped = PhaseResult(state_counts=Counter(landed=1), items=1, complete=False)
+    finished = PhaseResult(state_counts=Counter(landed=2, failed=1), items=3)
+
+    def tally(result: PhaseResult) -> Any:
+        rounds = [service._Round(1, "retry1-find", "find", result, replaced=3)]
+        return service._families([("find", find)], rounds)["find"]
+
+    assert (tally(stopped).state_counts["failed"], tally(stopped).items) == (3, 5)
+    assert tally(finished).state_counts == Counter(landed=4, failed=1)
+    assert tally(finished).items == 5

@@ -417,3 +417,22 @@ def test_a_kill_in_a_retry_round_with_follow_up_items_resumes_the_same_batches(
     tally = landed(local_lake.store)
     assert all(n == 1 for n in tally.records.values()), tally.records
     assert "movie:519331" in tally.records
+
+
+def test_an_ids_plan_started_by_cinelake_0_1_0_is_resumed_not_redone(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0.1.0 named ids plans by their spelling; its checkpoints must keep working."""
+    from cinelake.tmdb import service
+
+    ids = ("movie:550", "tv:1396")
+    with monkeypatch.context() as old_version:
+        old_version.setattr(service, "_input_identity", lambda r, s: service._ids_identity_0_1_0(r))
+        assert ingest(local_lake, emulator, plan="ids", ids=ids).status == "succeeded"
+    before = emulator.stats().total_requests
+
+    again = ingest(local_lake, emulator, plan="ids", ids=ids)
+
+    assert again.status == "succeeded"
+    assert emulator.stats().total_requests == before
+    assert_exactly_once(local_lake.store, set(ids), set())

@@ -94,7 +94,7 @@ class PhaseResult:
     items: int = 0
     children: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    """Items whose retries ran out: what the plan's next retry round asks for again."""
+    """Failed items a later run may cure: what the plan's next retry round asks for again."""
     marker_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     complete: bool = True
     compacted: int = 0
@@ -124,7 +124,11 @@ class _BatchSummary:
             files=[] if run_id == current_run else marker["files"],
             state_counts=Counter(entry["state"] for entry in entries),
             children=[child for entry in entries for child in entry.get("children", [])],
-            failed=[item for item, entry in marker["items"].items() if entry["state"] == "failed"],
+            failed=[
+                item
+                for item, entry in marker["items"].items()
+                if entry["state"] == "failed" and entry.get("retry", True)
+            ],
             compacted=int(marker.get("compacted", 0)),
         )
 
@@ -248,7 +252,7 @@ class PhaseRunner:
             "phase": self.phase,
             "batch": attempt.number,
             "run_id": self.ctx.run_id,
-            "items": {o.item: {"state": o.state, "children": o.children} for o in done},
+            "items": {o.item: _marker_entry(o) for o in done},
             "files": files,
             "compacted": sum(1 for o in done if o.compacted),
         }
@@ -445,3 +449,10 @@ def parse_checkpoint(key: str, raw: bytes) -> dict[str, Any]:
             "it, or move the plan's Raw/_state folder aside to start the plan over"
         )
     return loaded
+
+
+def _marker_entry(outcome: Outcome) -> dict[str, Any]:
+    entry: dict[str, Any] = {"state": outcome.state, "children": outcome.children}
+    if outcome.state == "failed" and not outcome.worth_asking_again:
+        entry["retry"] = False
+    return entry

@@ -41,6 +41,14 @@ class Outcome:
     def structure(self) -> str:
         return STRUCTURE_OF_KIND[self.item.partition(":")[0]]
 
+    @property
+    def worth_asking_again(self) -> bool:
+        """A failure a later run may cure: no answer, 408, 429 or 5xx. Other 4xx are final."""
+        if self.state != "failed":
+            return False
+        status = (self.error or {}).get("http_status")
+        return status is None or status in {408, 429} or int(status) >= 500
+
 
 def as_record(body: bytes) -> tuple[bytes, bool]:
     """A JSON Lines record: the body untouched, unless it holds a raw line break.

@@ -50,6 +50,8 @@ from cinelake.tmdb.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 PlanName = Literal["from-csv", "ids", "discover", "changes"]
+MAX_RETRY_ROUNDS = 5
+"""Later runs that ask again for failed items; past this, what still fails is final."""
 _CREDENTIAL_PARAMS = frozenset({"api_key", "access_token", "session_id", "guest_session_id"})
 MAX_RATE = 10_000.0
 """Far above any TMDB limit; only there to refuse typos and infinities."""
@@ -219,8 +221,9 @@ def _run_plan(
         )
     complete = first_complete and all(r.complete for _, r in phases)
     rounds: list[_Round] = []
+    retry_pending = False
     if complete:
-        complete, rounds = _retry_rounds(ctx, request, phases, details_items)
+        complete, rounds, retry_pending = _retry_rounds(ctx, request, phases, details_items)
     every_phase = [*phases, *((r.name, r.result) for r in rounds)]
     _adopt_unmanifested(ctx, every_phase, manifest)
     manifest.objects.extend(ctx.written)
@@ -240,15 +243,20 @@ def _run_plan(
         manifest.notes.append("stopped before the plan finished; run the same command to resume")
         manifest.finish("partial")
         return None
-    if counts["failed"]:
+    if retry_pending:
         # Not sealed: the same command asks again for what failed, in a new retry round.
         manifest.notes.append(
             f"{counts['failed']} items failed after their retries (see the errors files); run "
-            "the same command to ask for them again"
+            "the same command later to ask for them again"
         )
         manifest.finish("partial")
         return None
-    manifest.finish("succeeded")
+    if counts["failed"]:
+        manifest.notes.append(
+            f"{counts['failed']} items failed for good (a 4xx answer, or still failing after "
+            f"{MAX_RETRY_ROUNDS} retry rounds); see the errors files"
+        )
+    manifest.finish("partial" if counts["failed"] else "succeeded")
     if ctx.store.head(complete_key) is not None:
         return None
     marker = json.dumps({"run_id": ctx.run_id, "counts": counts}, sort_keys=True).encode()
@@ -270,13 +278,15 @@ def _retry_rounds(
     request: TmdbIngestRequest,
     phases: list[tuple[str, PhaseResult]],
     details_items: list[str],
-) -> tuple[bool, list[_Round]]:
+) -> tuple[bool, list[_Round], bool]:
     """Ask again for the items whose retries ran out: at most one new round per later run.
 
     Round N fetches what was still failed after round N-1 into phases of its own
     (`retry1-find`, `retry1-details`...), so the batches of committed phases never change and a
     round resumes like any phase. Follow-up items a round discovers go to its own details
     phase. Rounds finished by earlier runs are replayed from their markers without a request.
+    Returns whether every round this run reached is complete, the rounds, and whether a later
+    run has a round left to do (after `MAX_RETRY_ROUNDS`, what still fails is final).
     """
     results = dict(phases)
     first_name = _first_phase_name(request.plan)
@@ -286,6 +296,8 @@ def _retry_rounds(
     rounds: list[_Round] = []
     number = 0
     while failed_first or failed_details:
+        if number == MAX_RETRY_ROUNDS:
+            return True, rounds, False
         number += 1
         # `retry1-find`, never `find-retry1`: files are found by the `<phase>-` name prefix, so
         # no phase name may start with another's.
@@ -294,14 +306,14 @@ def _retry_rounds(
         # round to a later run: asking again at once only doubles the attempts.
         asked_already = ctx.client.stats.requests > ctx.requests_before or ctx.should_stop()
         if asked_already and not any(_phase_started(ctx, request, name) for name in names):
-            break
+            return True, rounds, True
         new_children: list[str] = []
         next_failed_first: list[str] = []
         if failed_first:
             result = PhaseRunner(ctx, names[0], failed_first, request.batch_size).run()
             rounds.append(_Round(number, names[0], first_name, result, len(failed_first)))
             if not result.complete:
-                return False, rounds
+                return False, rounds, True
             next_failed_first = result.failed
             if request.plan != "discover":
                 new_children = [c for c in unique(result.children) if c not in attempted]
@@ -312,10 +324,10 @@ def _retry_rounds(
             result = PhaseRunner(ctx, names[1], retry_details, request.batch_size).run()
             rounds.append(_Round(number, names[1], "details", result, len(failed_details)))
             if not result.complete:
-                return False, rounds
+                return False, rounds, True
             next_failed_details = result.failed
         failed_first, failed_details = next_failed_first, next_failed_details
-    return True, rounds
+    return True, rounds, False
 
 
 def _phase_started(ctx: PhaseContext, request: TmdbIngestRequest, phase: str) -> bool:
@@ -340,6 +352,8 @@ def _families(phases: list[tuple[str, PhaseResult]], rounds: list[_Round]) -> di
     """Each phase with its retry rounds folded in: a round re-decides what was failed."""
     families = {name: _Tally(Counter(r.state_counts), r.items) for name, r in phases}
     for retry in rounds:
+        if not retry.result.complete:
+            continue  # folded in once finished: until then the earlier tally stands
         tally = families.setdefault(retry.family, _Tally(Counter(), 0))
         tally.state_counts["failed"] -= retry.replaced
         tally.state_counts.update(retry.result.state_counts)
@@ -403,17 +417,26 @@ def _options(request: TmdbIngestRequest) -> dict[str, Any]:
 def _load_or_create_plan(
     request: TmdbIngestRequest, store: Store, client: TmdbClient, run_id: str
 ) -> _Plan:
-    spec = PlanSpec(
-        plan=request.plan,
-        run_date=request.run_date,
-        append=request.append,
-        batch_size=request.batch_size,
-        inputs=_input_identity(request, store),
-    )
+    identities = [_input_identity(request, store)]
+    if request.plan == "ids":
+        identities.append(_ids_identity_0_1_0(request))
+    specs = [
+        PlanSpec(
+            plan=request.plan,
+            run_date=request.run_date,
+            append=request.append,
+            batch_size=request.batch_size,
+            inputs=inputs,
+        )
+        for inputs in identities
+    ]
+    for spec in specs:
+        plan_key = f"{layout.state_prefix(request.run_date, spec.plan_id())}plan.json"
+        if store.head(plan_key) is not None:
+            saved = parse_checkpoint(plan_key, store.get_bytes(plan_key))
+            return _Plan(spec, saved["stamp"], saved["first_items"], saved["direct_details"])
+    spec = specs[0]
     plan_key = f"{layout.state_prefix(request.run_date, spec.plan_id())}plan.json"
-    if store.head(plan_key) is not None:
-        saved = parse_checkpoint(plan_key, store.get_bytes(plan_key))
-        return _Plan(spec, saved["stamp"], saved["first_items"], saved["direct_details"])
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     plan = _Plan(spec, stamp, [], [])
     if request.plan in {"from-csv", "ids"}:
@@ -474,6 +497,12 @@ def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
             "max_pages": request.max_pages,
         }
     return {"kind": request.kind, "since": str(request.since)}
+
+
+def _ids_identity_0_1_0(request: TmdbIngestRequest) -> dict[str, Any]:
+    """How cinelake 0.1.0 named ids plans (by their spelling): its plans are resumed, not redone."""
+    ids_file = _content_hash(request.ids_file) if request.ids_file is not None else None
+    return {"ids": list(request.ids), "ids_file": ids_file}
 
 
 def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list[str]]:
