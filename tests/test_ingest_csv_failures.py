@@ -665,3 +665,35 @@ def test_server_stopped_mid_upload_fails_the_run_with_one_error_line(
     assert csv_key("movies.csv") in errors[0]
     assert "re-run" in errors[0]
     assert SECRET_KEY not in err
+
+
+def test_ctrl_c_between_files_still_writes_the_manifest_of_what_landed(
+    clean_env: Path, movies: Path, tmp_path: Path
+) -> None:
+    """A user's Ctrl-C must not leave landed objects that no manifest names."""
+    from lakes import DAY
+
+    from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
+
+    series = tmp_path / "in" / "series.csv"
+    series.write_bytes(HEADER + b"tt2|Cidade dos Homens|2002\n")
+    store = LocalDirStore(tmp_path / "lake")
+
+    def ctrl_c_on_series(key: str, size: int) -> Any:
+        if "/Series/" in key:
+            raise KeyboardInterrupt
+        return lambda advanced: None
+
+    request = CsvIngestRequest(
+        sources=(CsvSource("Movies", movies), CsvSource("Series", series)), run_date=DAY
+    )
+    with pytest.raises(KeyboardInterrupt):
+        ingest_csv(request, store, progress=ctrl_c_on_series)
+
+    manifests = list(store.list("Raw/_manifests/"))
+    manifest = json.loads(store.get_bytes(manifests[0].key))
+    assert len(manifests) == 1
+    assert manifest["status"] == "partial"
+    assert [o["key"] for o in manifest["objects"]] == [csv_key("movies.csv")]
+    assert "interrupted after 1 of 2 files" in manifest["notes"][0]
+    assert [o.key for o in store.list("Raw/Local/")] == [csv_key("movies.csv")]

@@ -132,8 +132,18 @@ def ingest_csv(
             "overwrite": request.overwrite,
         },
     )
-    for source in request.sources:
-        entry = _land_one(source, request, store, run_id, progress)
+    interrupted: KeyboardInterrupt | None = None
+    for number, source in enumerate(request.sources):
+        try:
+            entry = _land_one(source, request, store, run_id, progress)
+        except KeyboardInterrupt as stop:
+            # What landed before Ctrl-C keeps a manifest, so every object stays traceable.
+            interrupted = stop
+            manifest.notes.append(
+                f"interrupted after {number} of {len(request.sources)} files; the file being "
+                "landed was not (its upload was aborted): run the same command to finish"
+            )
+            break
         manifest.objects.append(entry)
         log.info(
             "%s %s (%s B)",
@@ -144,7 +154,9 @@ def ingest_csv(
         )
     states = [o.state for o in manifest.objects]
     manifest.counts = {s: states.count(s) for s in ("written", "unchanged", "conflict", "failed")}
-    manifest.finish(status_from_states(states))
+    manifest.finish(status_from_states(states, stopped_early=interrupted is not None))
+    if interrupted and (request.dry_run or not manifest.objects):
+        raise interrupted
     if not request.dry_run:
         try:
             manifest.write(store)
@@ -153,6 +165,8 @@ def ingest_csv(
             errors = [o.error or o.key for o in manifest.objects if o.state == "failed"]
             raise RunError("; ".join([*errors, str(exc)])) from None
     manifest.log_finished()
+    if interrupted:
+        raise interrupted
     return manifest
 
 
