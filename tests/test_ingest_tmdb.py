@@ -571,3 +571,38 @@ def test_a_retry_round_stopped_midway_leaves_the_earlier_counts_standing() -> No
     assert (tally(stopped).state_counts["failed"], tally(stopped).items) == (3, 5)
     assert tally(finished).state_counts == Counter(landed=4, failed=1)
     assert tally(finished).items == 5
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "again"),
+    [
+        (200, "truncated or malformed JSON body", True),
+        (None, "ConnectionError", True),
+        (503, "Service Unavailable", True),
+        (429, "Too Many Requests", True),
+        (400, "Bad Request", False),
+        (422, "Unprocessable Entity", False),
+    ],
+)
+def test_only_a_4xx_refusal_is_final(status: int | None, error: str, again: bool) -> None:
+    from cinelake.tmdb.client import TmdbAnswer
+    from cinelake.tmdb.outcomes import classify
+
+    body = b'{"id": 5' if status == 200 else b""
+    outcome = classify(FIGHT_CLUB, TmdbAnswer("/movie/550", status, body, 3, error))
+
+    assert outcome.state == "failed"
+    assert outcome.worth_asking_again is again
+
+
+def test_a_sealed_plan_still_reports_its_retry_rounds(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
+) -> None:
+    emulator = make_emulator(scripted={"/3/movie/550": [500] * 3})
+    run = same_command(local_lake, emulator, FIGHT_CLUB)
+
+    first, sealing, after = run(), run(), run()
+
+    assert (first.counts["retry_rounds"], sealing.counts["retry_rounds"]) == (0, 1)
+    assert after.counts["retry_rounds"] == 1
+    assert after.counts["http_requests"] == 0

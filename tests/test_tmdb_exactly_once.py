@@ -436,3 +436,28 @@ def test_an_ids_plan_started_by_cinelake_0_1_0_is_resumed_not_redone(
     assert again.status == "succeeded"
     assert emulator.stats().total_requests == before
     assert_exactly_once(local_lake.store, set(ids), set())
+
+
+def test_files_a_dead_run_left_are_listed_by_one_manifest_only(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan finished over several runs (a kill, then a retry round) lists each file once."""
+    from cinelake.tmdb.retry import RetryPolicy
+
+    emulator = make_emulator(scripted={"/3/movie/550": [500] * 3})
+    ids = ("movie:550", "movie:149461", "tv:1396")
+
+    def run() -> Any:
+        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
+        try:
+            return ingest(local_lake, emulator, client, plan="ids", ids=ids, batch_size=1)
+        finally:
+            client.close()
+
+    _kill_at(local_lake, monkeypatch, "/details/batches/000002", run)
+    assert run().status == "partial"
+    assert run().status == "succeeded"
+
+    listed = [o["key"] for m in manifests(local_lake.store) for o in m["objects"]]
+    assert sorted(listed) == sorted(set(listed)), "a file is listed by two manifests"
+    assert set(listed) == set(data_keys(local_lake.store))

@@ -43,11 +43,14 @@ class Outcome:
 
     @property
     def worth_asking_again(self) -> bool:
-        """A failure a later run may cure: no answer, 408, 429 or 5xx. Other 4xx are final."""
+        """A failure a later run may cure: no answer, a cut body, 408, 429 or 5xx.
+
+        Only a 4xx refusal (bad request, unauthorised...) is final: asking again changes nothing.
+        """
         if self.state != "failed":
             return False
         status = (self.error or {}).get("http_status")
-        return status is None or status in {408, 429} or int(status) >= 500
+        return status is None or not 400 <= int(status) < 500 or status in {408, 429}
 
 
 def as_record(body: bytes) -> tuple[bytes, bool]:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from cinelake import layout
 from cinelake.errors import InputError, ObjectConflict, RunError
 from cinelake.logs import set_run_id
-from cinelake.manifest import RunManifest, new_run_id
+from cinelake.manifest import ManifestObject, RunManifest, new_run_id
 from cinelake.settings import Settings
 from cinelake.store.base import META_RUN_ID, Store
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
@@ -226,11 +226,11 @@ def _run_plan(
         complete, rounds, retry_pending = _retry_rounds(ctx, request, phases, details_items)
     every_phase = [*phases, *((r.name, r.result) for r in rounds)]
     _adopt_unmanifested(ctx, every_phase, manifest)
-    manifest.objects.extend(ctx.written)
+    manifest.objects.extend(_not_listed_yet(ctx))
     counts = _counts(_families(phases, rounds), plan)
+    counts["retry_rounds"] = len({r.number for r in rounds})
+    counts["compacted_records"] = sum(r.compacted for _, r in every_phase)
     manifest.counts.update(counts)
-    manifest.counts["retry_rounds"] = len({r.number for r in rounds})
-    manifest.counts["compacted_records"] = sum(r.compacted for _, r in every_phase)
     if manifest.counts["compacted_records"]:
         manifest.notes.append(
             "some TMDB bodies contained raw line breaks and were re-serialised compactly "
@@ -398,6 +398,25 @@ def _adopt_unmanifested(
                     obj = manifest_object(entry, ctx.plan_id, recovered=True)
                     obj.details["adopted_from_run"] = run_id
                     ctx.written.append(obj)
+
+
+def _not_listed_yet(ctx: PhaseContext) -> list[ManifestObject]:
+    """This run's objects, minus adopted ones an earlier run's manifest already lists.
+
+    A plan may take several runs (kills, `--max-seconds`, retry rounds): files a dead run left
+    are adopted by the next run's manifest, and must not be listed again by every run after.
+    """
+    if not any(o.details.get("adopted") for o in ctx.written):
+        return ctx.written
+    listed: set[str] = set()
+    for info in ctx.store.list(layout.manifest_prefix(ctx.run_date)):
+        try:
+            objects = json.loads(ctx.store.get_bytes(info.key)).get("objects")
+        except (ValueError, AttributeError):
+            continue  # an unreadable manifest is `verify`'s finding, not a reason to stop
+        if isinstance(objects, list):
+            listed.update(str(o["key"]) for o in objects if isinstance(o, dict) and "key" in o)
+    return [o for o in ctx.written if not (o.details.get("adopted") and o.key in listed)]
 
 
 def _options(request: TmdbIngestRequest) -> dict[str, Any]:
