@@ -31,6 +31,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     local_lake_fixture,
     make_emulator_fixture,
     manifests,
+    same_command,
     tmdb_argv,
     tmdb_env,
     tmdb_files,
@@ -408,19 +409,6 @@ def test_items_whose_retries_ran_out_land_in_the_errors_file(
 
 
 # A later run asks again for what failed --------------------------------------------------------
-def same_command(lake: Lake, emulator: TmdbEmulator, *ids: str) -> Callable[[], Any]:
-    """The same ids plan, run again as a user would, each time with three attempts an item."""
-
-    def run() -> Any:
-        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
-        try:
-            return ingest(lake, emulator, client, plan="ids", ids=ids)
-        finally:
-            client.close()
-
-    return run
-
-
 def test_a_rerun_asks_again_for_items_whose_retries_ran_out_and_lands_them_once(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
 ) -> None:

@@ -33,6 +33,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     manifests,
     moto_lake_fixture,
     run_process,
+    same_command,
     tmdb_argv,
     tmdb_env,
     tmdb_files,
@@ -321,30 +322,12 @@ def test_a_corrupted_checkpoint_stops_the_run_naming_it(
 def test_a_crash_inside_a_retry_round_resumes_the_round_without_refetching(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cinelake.tmdb.retry import RetryPolicy
-
     emulator = make_emulator(scripted={"/3/movie/550": [500] * 3, "/3/movie/149461": [500] * 3})
     ids = ("movie:550", "movie:149461")
-
-    def run() -> Any:
-        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
-        try:
-            return ingest(local_lake, emulator, client, plan="ids", ids=ids, batch_size=1)
-        finally:
-            client.close()
+    run = same_command(local_lake, emulator, *ids, batch_size=1)
 
     assert run().counts["failed"] == 2
-    real_put = local_lake.store.put_bytes
-
-    def put_then_die(key: str, data: bytes, metadata: object = None, **kw: object) -> object:
-        if "/retry1-details/batches/000002" in key:
-            raise KeyboardInterrupt  # stands in for SIGKILL: nothing after this point runs
-        return real_put(key, data, metadata, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(local_lake.store, "put_bytes", put_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        run()
-    monkeypatch.setattr(local_lake.store, "put_bytes", real_put)
+    _kill_at(local_lake, monkeypatch, "/retry1-details/batches/000002", run)
     before = emulator.stats().paths
 
     final = run()
@@ -393,8 +376,6 @@ def test_a_kill_in_the_details_phase_resumes_the_same_batches(
 def test_a_kill_in_a_retry_round_with_follow_up_items_resumes_the_same_batches(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cinelake.tmdb.retry import RetryPolicy
-
     emulator = make_emulator(
         scripted={
             "/3/movie/149461": [500] * 3,
@@ -404,12 +385,7 @@ def test_a_kill_in_a_retry_round_with_follow_up_items_resumes_the_same_batches(
         }
     )
 
-    def run() -> Any:
-        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
-        try:
-            return ingest(local_lake, emulator, client, plan="ids", ids=SHIFT_IDS, batch_size=2)
-        finally:
-            client.close()
+    run = same_command(local_lake, emulator, *SHIFT_IDS, batch_size=2)
 
     assert run().status == "partial"
     _kill_at(local_lake, monkeypatch, "/retry1-details/batches/000002", run)
@@ -442,17 +418,11 @@ def test_files_a_dead_run_left_are_listed_by_one_manifest_only(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A plan finished over several runs (a kill, then a retry round) lists each file once."""
-    from cinelake.tmdb.retry import RetryPolicy
 
     emulator = make_emulator(scripted={"/3/movie/550": [500] * 3})
     ids = ("movie:550", "movie:149461", "tv:1396")
 
-    def run() -> Any:
-        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
-        try:
-            return ingest(local_lake, emulator, client, plan="ids", ids=ids, batch_size=1)
-        finally:
-            client.close()
+    run = same_command(local_lake, emulator, *ids, batch_size=1)
 
     _kill_at(local_lake, monkeypatch, "/details/batches/000002", run)
     assert run().status == "partial"

@@ -365,3 +365,19 @@ def expected_from_csv(
             else:
                 details.append(f"{kind}:{title.tmdb_id}")
     return Expected(finds, details, unknown)
+
+
+def same_command(
+    lake: Lake, emulator: TmdbEmulator, *ids: str, batch_size: int = 100
+) -> Callable[[], Any]:
+    """The same ids plan, run again as a user would, each time with three attempts an item."""
+    from cinelake.tmdb.retry import RetryPolicy
+
+    def run() -> Any:
+        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
+        try:
+            return ingest(lake, emulator, client, plan="ids", ids=ids, batch_size=batch_size)
+        finally:
+            client.close()
+
+    return run
