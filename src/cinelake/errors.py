@@ -7,6 +7,15 @@ that was correctly requested. Messages name the input and the fix and never carr
 
 from __future__ import annotations
 
+NO_AWS_CREDENTIALS = (
+    "no AWS credentials found: set aws_access_key_id and aws_secret_access_key, or "
+    "NOME_DO_PERFIL_SSO (then `aws sso login`), in .env or the environment"
+)
+NO_SSO_SESSION = (
+    "no valid SSO session (never started or expired): run "
+    "`aws sso login --profile <NOME_DO_PERFIL_SSO>`, then retry"
+)
+
 
 class CinelakeError(Exception):
     """Root of every error cinelake raises on purpose."""

@@ -14,7 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cinelake.errors import ConfigError, InputError, RunError
+from cinelake.errors import (
+    NO_AWS_CREDENTIALS,
+    NO_SSO_SESSION,
+    ConfigError,
+    InputError,
+    RunError,
+)
 
 if TYPE_CHECKING:
     import boto3
@@ -147,15 +153,9 @@ def _aws_errors(region: str | None) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError:
-        raise ConfigError(
-            "no AWS credentials found: set aws_access_key_id and aws_secret_access_key, or "
-            "NOME_DO_PERFIL_SSO (then `aws sso login`), in .env or the environment"
-        ) from None
+        raise ConfigError(NO_AWS_CREDENTIALS) from None
     except (TokenRetrievalError, SSOError):
-        raise ConfigError(
-            "no valid SSO session (never started or expired): run "
-            "`aws sso login --profile <NOME_DO_PERFIL_SSO>`, then retry"
-        ) from None
+        raise ConfigError(NO_SSO_SESSION) from None
     except (InvalidRegionError, NoRegionError):
         raise ConfigError(
             f"--region {region!r}: not a usable AWS region; pass e.g. --region us-east-1 or set "

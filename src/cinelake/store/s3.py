@@ -29,7 +29,13 @@ from botocore.exceptions import (
 )
 
 from cinelake import checksums
-from cinelake.errors import LakeUnavailable, ObjectExists, StoreError
+from cinelake.errors import (
+    NO_AWS_CREDENTIALS,
+    NO_SSO_SESSION,
+    LakeUnavailable,
+    ObjectExists,
+    StoreError,
+)
 from cinelake.store.base import (
     META_BYTES,
     META_SHA256,
@@ -104,20 +110,14 @@ class S3Store(Store):
                 ) from None
             raise LakeUnavailable(f"bucket {self.bucket!r}: {code}") from None
         except NoCredentialsError:
-            raise LakeUnavailable(
-                "no AWS credentials found: set aws_access_key_id and aws_secret_access_key, "
-                "or NOME_DO_PERFIL_SSO (then `aws sso login`), in .env or the environment"
-            ) from None
+            raise LakeUnavailable(NO_AWS_CREDENTIALS) from None
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
             raise LakeUnavailable(
                 f"cannot reach the S3 endpoint {exc.kwargs.get('endpoint_url', '')}: check "
                 "AWS_ENDPOINT_URL_S3 / the network, then retry"
             ) from None
         except (TokenRetrievalError, SSOError):
-            raise LakeUnavailable(
-                "no valid SSO session (never started or expired): run "
-                "`aws sso login --profile <NOME_DO_PERFIL_SSO>`, then retry"
-            ) from None
+            raise LakeUnavailable(NO_SSO_SESSION) from None
         except BotoCoreError as exc:
             raise LakeUnavailable(
                 f"bucket {self.bucket!r}: the S3 client failed before any work "

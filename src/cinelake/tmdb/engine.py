@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
@@ -152,7 +152,7 @@ class PhaseRunner:
         self.phase = phase
         self.items = items
         self.batch_size = batch_size
-        self.state_dir = f"{layout.state_prefix(ctx.run_date, ctx.plan_id)}{phase}/"
+        self.state_dir = _state_dir(ctx, phase)
         self.prefetched: dict[str, TmdbAnswer] = {}
         self._orphans: dict[int, list[tuple[str, str]]] = {}
         self._advance: ItemProgress | None = None
@@ -342,10 +342,8 @@ class PhaseRunner:
 
     def _list_orphans(self, markers: dict[int, _BatchSummary]) -> dict[int, list[tuple[str, str]]]:
         """Files of this phase whose batch has no marker: one listing per structure."""
-        name_prefix = f"{self.ctx.stamp}-{self.ctx.plan_id}-{self.phase}-"
         orphans: dict[int, list[tuple[str, str]]] = {}
-        for structure in layout.TMDB_STRUCTURES:
-            prefix = layout.tmdb_prefix(structure, self.ctx.run_date) + name_prefix
+        for structure, prefix in _file_prefixes(self.ctx, self.phase):
             for info in self.ctx.store.list(prefix):
                 number = int(info.key[len(prefix) :].split("-")[0])
                 if number not in markers:
@@ -435,6 +433,23 @@ def manifest_object(entry: dict[str, Any], plan_id: str, *, recovered: bool) -> 
         verified_by=entry["verified_by"],
         details=details,
     )
+
+
+def phase_started(ctx: PhaseContext, phase: str) -> bool:
+    """A phase with a committed batch or a landed file (a run killed before its marker)."""
+    listings = [f"{_state_dir(ctx, phase)}batches/", *(p for _, p in _file_prefixes(ctx, phase))]
+    return any(next(iter(ctx.store.list(prefix)), None) for prefix in listings)
+
+
+def _state_dir(ctx: PhaseContext, phase: str) -> str:
+    return f"{layout.state_prefix(ctx.run_date, ctx.plan_id)}{phase}/"
+
+
+def _file_prefixes(ctx: PhaseContext, phase: str) -> Iterator[tuple[str, str]]:
+    """Where a phase's files are, per structure: phases are told apart by this name prefix."""
+    name_prefix = f"{ctx.stamp}-{ctx.plan_id}-{phase}-"
+    for structure in layout.TMDB_STRUCTURES:
+        yield structure, layout.tmdb_prefix(structure, ctx.run_date) + name_prefix
 
 
 def parse_checkpoint(key: str, raw: bytes) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from cinelake import layout
 from cinelake.errors import InputError, ObjectConflict, RunError
+from cinelake.lake_status import manifest_keys, manifest_objects, read_manifest
 from cinelake.logs import set_run_id
 from cinelake.manifest import ManifestObject, RunManifest, new_run_id
 from cinelake.settings import Settings
@@ -33,6 +34,7 @@ from cinelake.tmdb.engine import (
     ProgressFactory,
     manifest_object,
     parse_checkpoint,
+    phase_started,
 )
 from cinelake.tmdb.plans import (
     DEFAULT_APPEND,
@@ -305,7 +307,7 @@ def _retry_rounds(
         # A run that has asked TMDB anything (these items' retries included) leaves a new
         # round to a later run: asking again at once only doubles the attempts.
         asked_already = ctx.client.stats.requests > ctx.requests_before or ctx.should_stop()
-        if asked_already and not any(_phase_started(ctx, request, name) for name in names):
+        if asked_already and not any(phase_started(ctx, name) for name in names):
             return True, rounds, True
         new_children: list[str] = []
         next_failed_first: list[str] = []
@@ -328,18 +330,6 @@ def _retry_rounds(
             next_failed_details = result.failed
         failed_first, failed_details = next_failed_first, next_failed_details
     return True, rounds, False
-
-
-def _phase_started(ctx: PhaseContext, request: TmdbIngestRequest, phase: str) -> bool:
-    """A phase with a committed batch or a landed file (a run killed before its marker)."""
-    state = f"{layout.state_prefix(request.run_date, ctx.plan_id)}{phase}/batches/"
-    if next(iter(ctx.store.list(state)), None) is not None:
-        return True
-    name_prefix = f"{ctx.stamp}-{ctx.plan_id}-{phase}-"
-    return any(
-        next(iter(ctx.store.list(layout.tmdb_prefix(s, request.run_date) + name_prefix)), None)
-        for s in layout.TMDB_STRUCTURES
-    )
 
 
 @dataclass
@@ -408,14 +398,11 @@ def _not_listed_yet(ctx: PhaseContext) -> list[ManifestObject]:
     """
     if not any(o.details.get("adopted") for o in ctx.written):
         return ctx.written
-    listed: set[str] = set()
-    for info in ctx.store.list(layout.manifest_prefix(ctx.run_date)):
-        try:
-            objects = json.loads(ctx.store.get_bytes(info.key)).get("objects")
-        except (ValueError, AttributeError):
-            continue  # an unreadable manifest is `verify`'s finding, not a reason to stop
-        if isinstance(objects, list):
-            listed.update(str(o["key"]) for o in objects if isinstance(o, dict) and "key" in o)
+    listed = {  # an unreadable manifest lists nothing: it is `verify`'s finding, not ours
+        obj["key"]
+        for key in manifest_keys(ctx.store, ctx.run_date, ctx.run_date)
+        for obj in manifest_objects(read_manifest(ctx.store, key))
+    }
     return [o for o in ctx.written if not (o.details.get("adopted") and o.key in listed)]
 
 
