@@ -188,19 +188,22 @@ def test_to_dict_names_what_the_manifest_records() -> None:
     }
 
 
-@pytest.mark.parametrize("process_from", [0, 1 << 40], ids=["own-process", "upload-thread"])
+@pytest.mark.parametrize("where", ["own-process", "upload-thread"])
 def test_big_and_small_files_are_profiled_alike_in_a_process_or_beside_the_upload(
-    tmp_path: Path, process_from: int
+    tmp_path: Path, where: str
 ) -> None:
     from cinelake.csv_ingest.profile import profile_path
-    from cinelake.csv_ingest.run import observing
+    from cinelake.csv_ingest.run import profiled_apart, profiled_beside_upload
 
     path = tmp_path / "movies.csv"
     path.write_bytes(b"\xef\xbb\xbfid|a|b\r\ntt1|x|y\r\ntt2|\xe9|y|z\ntt3|S\xc3\xa3o|y")
-    with observing(path, path.stat().st_size, process_from=process_from) as (tap, observed):
-        if tap is not None:
+    if where == "own-process":
+        with profiled_apart(path) as observed:
+            profile = observed()
+    else:
+        with profiled_beside_upload() as (tap, observed):
             tap(path.read_bytes())
-        profile = observed()
+            profile = observed()
 
     assert profile == profile_path(path)
     assert profile.rows == 3

@@ -502,6 +502,83 @@ def test_dry_run_writes_nothing(
     assert "not written (dry run)" in err
 
 
+# Big files: profiled in a process of their own -------------------------------------------------
+
+
+@pytest.fixture
+def profiling_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """Every file counts as big, and each profiling process started is recorded."""
+    from cinelake.csv_ingest import run
+
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
+    monkeypatch.setattr(run.subprocess, "Popen", Recorded)
+    return started
+
+
+def test_a_big_file_is_observed_in_its_own_process_exactly_as_beside_the_upload(
+    capsys: pytest.CaptureFixture[str],
+    local_lake: Lake,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = write(tmp_path / "in", "movies.csv", NASTY["bom"] + b"tt2|S\xe3o|1|x\r\n")
+    _, beside, _ = ingest_json(capsys, local_lake, "--movies", str(source))
+    from cinelake.csv_ingest import run
+
+    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
+    _, apart, _ = ingest_json(capsys, local_lake, "--movies", str(source), date="2025-05-03")
+
+    observed = apart["objects"][0]["details"]["observed"]
+    assert observed == beside["objects"][0]["details"]["observed"]
+    assert observed["rows_with_wrong_field_count"] == 1
+
+
+def test_strict_profiles_a_big_file_once_for_the_check_and_the_manifest(
+    capsys: pytest.CaptureFixture[str],
+    local_lake: Lake,
+    tmp_path: Path,
+    profiling_processes: list[subprocess.Popen[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cinelake.csv_ingest import run
+
+    in_process: list[Path] = []
+    monkeypatch.setattr(run, "profile_path", in_process.append)
+    source = write(tmp_path / "in", "movies.csv", HEADER + b"tt1|a|1998\n")
+
+    code, manifest, _ = ingest_json(capsys, local_lake, "--movies", str(source), "--strict")
+
+    assert code == 0
+    assert manifest["objects"][0]["records"] == 1
+    assert len(profiling_processes) == 1
+    assert in_process == []
+
+
+def test_a_lake_that_cannot_be_opened_leaves_no_profiling_process_behind(
+    capsys: pytest.CaptureFixture[str],
+    clean_env: Path,
+    request: pytest.FixtureRequest,
+    profiling_processes: list[subprocess.Popen[bytes]],
+) -> None:
+    lake = open_lake("moto", request, clean_env)
+    source = write(clean_env / "in", "movies.csv", HEADER + b"tt1|a|1998\n")
+    env = {"NOME_DO_BUCKET_S3": "no-such-bucket-cinelake"}
+
+    code, _, err = ingest(capsys, lake, "--movies", str(source), env=env)
+
+    assert code == 2
+    assert "does not exist" in err
+    assert len(profiling_processes) == 1
+    assert profiling_processes[0].returncode is not None
+
+
 # Through a real process -----------------------------------------------------------------------
 
 

@@ -144,7 +144,6 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
         elif configured and not explicit:
             sources.append(CsvSource(dataset, configured, origin=variable))
     sources.sort(key=lambda source: source.dataset != "Movies")
-    store = open_store(settings)
     bars = None if args.quiet else terminal_progress()
     manifest = ingest_csv(
         CsvIngestRequest(
@@ -154,7 +153,7 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
             strict=args.strict,
             overwrite=args.overwrite,
         ),
-        store,
+        lambda: open_store(settings),
         progress=bars,
     )
     if args.json:
@@ -174,7 +173,7 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
                 extra={"event": "csv.anomalies", "key": obj.key, "anomalies": anomalies},
             )
     where = "not written (dry run)" if args.dry_run else manifest.key
-    summary(args, f"ingest-csv {manifest.status}: {counts}; manifest {where} in {store.url}")
+    summary(args, f"ingest-csv {manifest.status}: {counts}; manifest {where} in {manifest.lake}")
     return 0 if manifest.status == "succeeded" else 1
 
 

@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -113,13 +114,36 @@ def check_sources(sources: tuple[CsvSource, ...]) -> None:
 
 def ingest_csv(
     request: CsvIngestRequest,
-    store: Store,
+    lake: Store | Callable[[], Store],
     *,
     run_id: str | None = None,
     progress: ProgressFactory | None = None,
 ) -> RunManifest:
+    """Land every source; `lake` is the store, or the function that opens it.
+
+    Given the opener, big files start being profiled (in processes of their own) before the
+    lake is opened, so the profile overlaps with opening S3 (imports, client set-up and
+    reachability checks: ~0.4 s of one core otherwise spent alone).
+    """
     check_sources(request.sources)
-    run_id = run_id or new_run_id()
+    with ExitStack() as profiles:
+        apart = [
+            profiles.enter_context(profiled_apart(source.path))
+            if source.path.stat().st_size >= PROCESS_PROFILE_BYTES
+            else None
+            for source in request.sources
+        ]
+        store = lake() if callable(lake) else lake
+        return _ingest(request, store, apart, run_id or new_run_id(), progress)
+
+
+def _ingest(
+    request: CsvIngestRequest,
+    store: Store,
+    apart: list[Callable[[], CsvProfile] | None],
+    run_id: str,
+    progress: ProgressFactory | None,
+) -> RunManifest:
     set_run_id(run_id)
     manifest = RunManifest(
         run_id=run_id,
@@ -135,7 +159,7 @@ def ingest_csv(
     interrupted: KeyboardInterrupt | None = None
     for number, source in enumerate(request.sources):
         try:
-            entry = _land_one(source, request, store, run_id, progress)
+            entry = _land_one(source, request, store, run_id, progress, apart=apart[number])
         except KeyboardInterrupt as stop:
             # What landed before Ctrl-C keeps a manifest, so every object stays traceable.
             interrupted = stop
@@ -176,6 +200,8 @@ def _land_one(
     store: Store,
     run_id: str,
     progress: ProgressFactory | None,
+    *,
+    apart: Callable[[], CsvProfile] | None,
 ) -> ManifestObject:
     key = layout.csv_key(source.dataset, request.run_date, source.path.name)
     entry = ManifestObject(
@@ -188,7 +214,8 @@ def _land_one(
         structure=source.dataset,
     )
     if request.strict or request.dry_run:
-        profile = profile_path(source.path)
+        profile = apart() if apart else profile_path(source.path)
+        apart = _known(profile)  # landing compares it with what landed; no second profile
         entry.records = profile.rows
         entry.details["observed"] = profile.to_dict()
         if request.strict and profile.anomalies():
@@ -205,7 +232,7 @@ def _land_one(
             return entry
     metadata = {META_RUN_ID: run_id, META_SOURCE: quote(source.path.name)}
     bar = progress(key, entry.bytes or 0) if progress else None
-    _upload(entry, source.path, store, metadata, overwrite=request.overwrite, bar=bar)
+    _upload(entry, source.path, store, metadata, overwrite=request.overwrite, bar=bar, apart=apart)
     return entry
 
 
@@ -217,10 +244,14 @@ def _upload(
     *,
     overwrite: bool,
     bar: ProgressCallback | None,
+    apart: Callable[[], CsvProfile] | None,
 ) -> None:
     """Land one file and fill its manifest entry; a failure is recorded, never raised."""
     key = entry.key
-    with observing(path, entry.bytes or 0) as (tap, observed):
+    observation: AbstractContextManager[tuple[Tap | None, Callable[[], CsvProfile]]] = (
+        nullcontext((None, apart)) if apart else profiled_beside_upload()
+    )
+    with observation as (tap, observed):
         try:
             landed = store.put_file(key, path, metadata, overwrite=overwrite, progress=bar, tap=tap)
         except ObjectConflict as exc:
@@ -266,34 +297,33 @@ def _record_landed(entry: ManifestObject, landed: Landed) -> None:
 
 
 PROCESS_PROFILE_BYTES = 64 * 1024 * 1024
-"""From this size on, the profile is computed in a separate process (see `observing`)."""
+"""From this size on, the profile is computed in a separate process (see `profiled_apart`)."""
 
 
 @contextmanager
-def observing(
-    path: Path, size: int, *, process_from: int = PROCESS_PROFILE_BYTES
-) -> Iterator[tuple[Tap | None, Callable[[], CsvProfile]]]:
-    """What the profile of `path` is fed by while it lands: a tap, or nothing.
+def profiled_beside_upload() -> Iterator[tuple[Tap, Callable[[], CsvProfile]]]:
+    """A tap for the upload's single read, feeding a profiler on a thread of its own."""
+    profiler = CsvProfiler()
+    tap = BackgroundTap(profiler.feed)
 
-    Small files share the upload's single read through a thread. Big ones are profiled by a
-    separate process that reads the same file through the page cache: profiling holds the GIL
-    for about 0.6 s per GiB, which in-process would slow the upload by as much, while a second
-    read of cached pages costs about 0.1 s of another core. The size check after landing
-    catches a file that changed in between.
+    def finished() -> CsvProfile:
+        tap.close()
+        return profiler.finish()
+
+    try:
+        yield tap, finished
+    finally:
+        tap.close()
+
+
+@contextmanager
+def profiled_apart(path: Path) -> Iterator[Callable[[], CsvProfile]]:
+    """Profile `path` in a process of its own; the callable waits for and returns the result.
+
+    For big files: profiling holds the GIL for about 0.6 s per GiB, which in-process would
+    slow the upload by as much, while a second read of cached pages costs about 0.1 s of
+    another core. The size check after landing catches a file that changed in between.
     """
-    if size < process_from:
-        profiler = CsvProfiler()
-        tap = BackgroundTap(profiler.feed)
-
-        def finished() -> CsvProfile:
-            tap.close()
-            return profiler.finish()
-
-        try:
-            yield tap, finished
-        finally:
-            tap.close()
-        return
     # A plain subprocess, not multiprocessing: spawn would re-import the caller's __main__.
     process = subprocess.Popen(
         [sys.executable, "-m", "cinelake.csv_ingest.profile", str(path)],
@@ -301,6 +331,7 @@ def observing(
         stderr=subprocess.PIPE,
     )
 
+    @cache
     def collected() -> CsvProfile:
         out, err = process.communicate()
         if process.returncode != 0:
@@ -309,11 +340,15 @@ def observing(
         return CsvProfile(**json.loads(out))
 
     try:
-        yield None, collected
+        yield collected
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def _known(profile: CsvProfile) -> Callable[[], CsvProfile]:
+    return lambda: profile
 
 
 class BackgroundTap:
