@@ -320,7 +320,7 @@ def profiled_beside_upload() -> Iterator[tuple[Tap, Callable[[], CsvProfile]]]:
 def profiled_apart(path: Path) -> Iterator[Callable[[], CsvProfile]]:
     """Profile `path` in a process of its own; the callable waits for and returns the result.
 
-    For big files: profiling holds the GIL for about 0.6 s per GiB, which in-process would
+    For big files: profiling holds the GIL for about 0.9 s per GiB, which in-process would
     slow the upload by as much, while a second read of cached pages costs about 0.1 s of
     another core. The size check after landing catches a file that changed in between.
     """
