@@ -12,6 +12,7 @@ import os
 import pty
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -505,21 +506,29 @@ def test_dry_run_writes_nothing(
 # Big files: profiled in a process of their own -------------------------------------------------
 
 
+@dataclass
+class ProfilingProcesses:
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    still_running_at_each_start: list[int] = field(default_factory=list)
+
+
 @pytest.fixture
-def profiling_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+def profiling(monkeypatch: pytest.MonkeyPatch) -> ProfilingProcesses:
     """Every file counts as big, and each profiling process started is recorded."""
     from cinelake.csv_ingest import run
 
-    started: list[subprocess.Popen[bytes]] = []
+    seen = ProfilingProcesses()
 
     class Recorded(subprocess.Popen[bytes]):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
+            running = [p for p in seen.started if p.returncode is None]
+            seen.still_running_at_each_start.append(len(running))
             super().__init__(*args, **kwargs)
-            started.append(self)
+            seen.started.append(self)
 
     monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
     monkeypatch.setattr(run.subprocess, "Popen", Recorded)
-    return started
+    return seen
 
 
 def test_a_big_file_is_observed_in_its_own_process_exactly_as_beside_the_upload(
@@ -544,7 +553,7 @@ def test_strict_profiles_a_big_file_once_for_the_check_and_the_manifest(
     capsys: pytest.CaptureFixture[str],
     local_lake: Lake,
     tmp_path: Path,
-    profiling_processes: list[subprocess.Popen[bytes]],
+    profiling: ProfilingProcesses,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from cinelake.csv_ingest import run
@@ -557,15 +566,32 @@ def test_strict_profiles_a_big_file_once_for_the_check_and_the_manifest(
 
     assert code == 0
     assert manifest["objects"][0]["records"] == 1
-    assert len(profiling_processes) == 1
+    assert len(profiling.started) == 1
     assert in_process == []
+
+
+def test_big_files_are_profiled_one_process_at_a_time(
+    capsys: pytest.CaptureFixture[str],
+    local_lake: Lake,
+    tmp_path: Path,
+    profiling: ProfilingProcesses,
+) -> None:
+    movies = write(tmp_path / "in", "movies.csv", HEADER + b"tt1|a|1998\n")
+    series = write(tmp_path / "in", "series.csv", HEADER + b"tt2|b|1999\n")
+    code, manifest, _ = ingest_json(
+        capsys, local_lake, "--movies", str(movies), "--series", str(series)
+    )
+
+    assert code == 0
+    assert [o["records"] for o in manifest["objects"]] == [1, 1]
+    assert profiling.still_running_at_each_start == [0, 0]
 
 
 def test_a_lake_that_cannot_be_opened_leaves_no_profiling_process_behind(
     capsys: pytest.CaptureFixture[str],
     clean_env: Path,
     request: pytest.FixtureRequest,
-    profiling_processes: list[subprocess.Popen[bytes]],
+    profiling: ProfilingProcesses,
 ) -> None:
     lake = open_lake("moto", request, clean_env)
     source = write(clean_env / "in", "movies.csv", HEADER + b"tt1|a|1998\n")
@@ -575,8 +601,8 @@ def test_a_lake_that_cannot_be_opened_leaves_no_profiling_process_behind(
 
     assert code == 2
     assert "does not exist" in err
-    assert len(profiling_processes) == 1
-    assert profiling_processes[0].returncode is not None
+    assert len(profiling.started) == 1
+    assert profiling.started[0].returncode is not None
 
 
 # Through a real process -----------------------------------------------------------------------
