@@ -10,7 +10,6 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 from conftest import S3Endpoint, new_bucket
@@ -239,26 +238,6 @@ def test_put_file_reports_progress_up_to_the_file_size(
     sent: list[int] = []
     backend.store.put_file("Raw/x/big.csv", multipart_file, progress=sent.append)
     assert sum(sent) == multipart_file.stat().st_size
-
-
-def test_parts_are_handed_to_the_connection_as_one_body_not_a_stream(
-    s3_backend: Backend, multipart_file: Path
-) -> None:
-    """A stream would be sent 16 KiB at a time, each write queueing for the GIL."""
-    store = cast(S3Store, s3_backend.store)
-    bodies: list[type] = []
-
-    def seen(request: Any, **_: Any) -> None:
-        bodies.append(type(request.body))
-
-    events = store.client.meta.events
-    events.register("before-send.s3.UploadPart", seen, unique_id="test-part-bodies")
-    try:
-        store.put_file("Raw/x/big.csv", multipart_file)
-    finally:
-        events.unregister("before-send.s3.UploadPart", unique_id="test-part-bodies")
-    assert len(bodies) >= 2
-    assert set(bodies) == {bytes}
 
 
 # Reading --------------------------------------------------------------------------------------
