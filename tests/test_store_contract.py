@@ -10,6 +10,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from conftest import S3Endpoint, new_bucket
@@ -238,6 +239,28 @@ def test_put_file_reports_progress_up_to_the_file_size(
     sent: list[int] = []
     backend.store.put_file("Raw/x/big.csv", multipart_file, progress=sent.append)
     assert sum(sent) == multipart_file.stat().st_size
+
+
+def test_parts_go_out_as_a_stream_that_asks_the_server_before_sending(
+    s3_backend: Backend, multipart_file: Path
+) -> None:
+    """One 8 MiB write must finish within the send timeout, which a slow uplink cannot do;
+    a stream is written in small blocks, and `Expect: 100-continue` lets the server refuse
+    a part before its bytes are sent."""
+    store = cast(S3Store, s3_backend.store)
+    parts: list[tuple[bool, bytes | str | None]] = []
+
+    def seen(request: Any, **_: Any) -> None:
+        parts.append((hasattr(request.body, "read"), request.headers.get("Expect")))
+
+    events = store.client.meta.events
+    events.register("before-send.s3.UploadPart", seen, unique_id="test-part-bodies")
+    try:
+        store.put_file("Raw/x/big.csv", multipart_file)
+    finally:
+        events.unregister("before-send.s3.UploadPart", unique_id="test-part-bodies")
+    assert len(parts) >= 2
+    assert set(parts) == {(True, b"100-continue")}
 
 
 # Reading --------------------------------------------------------------------------------------
