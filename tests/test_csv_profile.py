@@ -193,13 +193,13 @@ def test_big_and_small_files_are_profiled_alike_in_a_process_or_beside_the_uploa
     tmp_path: Path, where: str
 ) -> None:
     from cinelake.csv_ingest.profile import profile_path
-    from cinelake.csv_ingest.run import profiled_apart, profiled_beside_upload
+    from cinelake.csv_ingest.run import ProfileProcess, profiled_beside_upload
 
     path = tmp_path / "movies.csv"
     path.write_bytes(b"\xef\xbb\xbfid|a|b\r\ntt1|x|y\r\ntt2|\xe9|y|z\ntt3|S\xc3\xa3o|y")
     if where == "own-process":
-        with profiled_apart(path) as observed:
-            profile = observed()
+        with ProfileProcess(path) as process:
+            profile = process.result()
     else:
         with profiled_beside_upload() as (tap, observed):
             tap(path.read_bytes())

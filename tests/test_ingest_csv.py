@@ -13,7 +13,7 @@ import pty
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -585,6 +585,71 @@ def test_big_files_are_profiled_one_process_at_a_time(
     assert code == 0
     assert [o["records"] for o in manifest["objects"]] == [1, 1]
     assert profiling.still_running_at_each_start == [0, 0]
+
+
+def test_a_conflicting_first_file_stops_its_profile_before_the_next_file_starts(
+    capsys: pytest.CaptureFixture[str],
+    local_lake: Lake,
+    tmp_path: Path,
+    profiling: ProfilingProcesses,
+) -> None:
+    movies = write(tmp_path / "in", "movies.csv", HEADER + b"tt1|a|1998\n")
+    ingest(capsys, local_lake, "--movies", str(movies))
+    movies.write_bytes(HEADER + b"tt1|b|1998\n")
+    series = write(tmp_path / "in", "series.csv", HEADER + b"tt2|b|1999\n")
+
+    code, manifest, _ = ingest_json(
+        capsys, local_lake, "--movies", str(movies), "--series", str(series)
+    )
+
+    assert code == 1
+    assert [o["state"] for o in manifest["objects"]] == ["conflict", "written"]
+    assert profiling.still_running_at_each_start[-2:] == [0, 0]
+
+
+def test_the_first_big_file_is_being_profiled_while_the_lake_opens(
+    clean_env: Path, tmp_path: Path, profiling: ProfilingProcesses
+) -> None:
+    from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
+
+    movies = write(tmp_path / "in", "movies.csv", HEADER + b"tt1|a|1998\n")
+    started_when_opened: list[int] = []
+
+    def open_lake_later() -> LocalDirStore:
+        started_when_opened.append(len(profiling.started))
+        return LocalDirStore(tmp_path / "lake")
+
+    request = CsvIngestRequest((CsvSource("Movies", movies),), run_date=date(2025, 5, 2))
+    manifest = ingest_csv(request, open_lake_later)
+
+    assert started_when_opened == [1]
+    assert manifest.objects[0].records == 1
+
+
+def test_strict_records_the_profile_of_the_bytes_that_landed_not_of_the_check(
+    capsys: pytest.CaptureFixture[str],
+    local_lake: Lake,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small file changed (same size) between the strict check and its upload."""
+    from cinelake.csv_ingest import run
+
+    source = write(tmp_path / "in", "movies.csv", HEADER + b"tt1|Sao|1998\n")
+    checked = run.profile_path
+
+    def check_then_change(path: Path) -> Any:
+        profile = checked(path)
+        path.write_bytes(HEADER + b"tt1|S\xe3o|1998\n")
+        return profile
+
+    monkeypatch.setattr(run, "profile_path", check_then_change)
+
+    code, manifest, err = ingest_json(capsys, local_lake, "--movies", str(source), "--strict")
+
+    assert code == 0
+    assert manifest["objects"][0]["details"]["observed"]["invalid_utf8_lines"] == 1
+    assert "not valid UTF-8" in err
 
 
 def test_a_lake_that_cannot_be_opened_leaves_no_profiling_process_behind(

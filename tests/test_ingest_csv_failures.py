@@ -697,3 +697,86 @@ def test_ctrl_c_between_files_still_writes_the_manifest_of_what_landed(
     assert [o["key"] for o in manifest["objects"]] == [csv_key("movies.csv")]
     assert "interrupted after 1 of 2 files" in manifest["notes"][0]
     assert [o.key for o in store.list("Raw/Local/")] == [csv_key("movies.csv")]
+
+
+# Sources that change under a run, and the profiling process -----------------------------------
+
+
+def test_a_file_deleted_after_the_checks_is_failed_and_the_others_still_land(
+    clean_env: Path, movies: Path, tmp_path: Path
+) -> None:
+    from lakes import DAY
+
+    from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
+
+    series = tmp_path / "in" / "series.csv"
+    series.write_bytes(HEADER + b"tt2|Cidade dos Homens|2002\n")
+    store = LocalDirStore(tmp_path / "lake")
+
+    def delete_series_once_movies_starts(key: str, size: int) -> Any:
+        series.unlink(missing_ok=True)
+        return lambda advanced: None
+
+    request = CsvIngestRequest(
+        sources=(CsvSource("Movies", movies), CsvSource("Series", series)), run_date=DAY
+    )
+    manifest = ingest_csv(request, store, progress=delete_series_once_movies_starts)
+
+    assert [o.state for o in manifest.objects] == ["written", "failed"]
+    assert "could not be read any more" in (manifest.objects[1].error or "")
+    assert [o.key for o in store.list("Raw/_manifests/")] == [manifest.key]
+
+
+def test_a_failed_profiling_process_under_strict_fails_that_file_only(
+    capsys: pytest.CaptureFixture[str],
+    clean_env: Path,
+    movies: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lakes import DAY
+
+    from cinelake.csv_ingest import run
+    from cinelake.layout import manifest_key
+
+    series = tmp_path / "in" / "series.csv"
+    series.write_bytes(HEADER + b"tt2|Cidade dos Homens|2002\n")
+    real_popen = subprocess.Popen
+
+    def failing_for_series(argv: list[str], **kwargs: Any) -> Any:
+        if str(series) in argv:  # the profiling process of series.csv dies at once
+            argv = [sys.executable, "-c", "raise SystemExit('disk error')"]
+        return real_popen(argv, **kwargs)
+
+    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
+    monkeypatch.setattr(run.subprocess, "Popen", failing_for_series)
+    env = {"CINELAKE_LAKE": str(tmp_path / "lake")}
+
+    code, out, _ = ingest(
+        capsys, env, "--movies", str(movies), "--series", str(series), "--strict", "--json"
+    )
+
+    manifest = json.loads(out)
+    assert code == 1
+    assert [o["state"] for o in manifest["objects"]] == ["written", "failed"]
+    assert "the profiling process failed (disk error)" in manifest["objects"][1]["error"]
+    assert [o.key for o in LocalDirStore(tmp_path / "lake").list("Raw/_manifests/")] == [
+        manifest_key(DAY, manifest["run_id"])
+    ]
+
+
+def test_the_profiling_process_stops_when_its_parent_is_gone(tmp_path: Path) -> None:
+    """Fed through a FIFO, so it is mid-file when the process that started it exits."""
+    fifo = tmp_path / "movies.csv"
+    os.mkfifo(fifo)
+    starter = (
+        "from pathlib import Path; from cinelake.csv_ingest.run import ProfileProcess; "
+        f"ProfileProcess(Path({str(fifo)!r}))"
+    )
+    subprocess.run([sys.executable, "-c", starter], check=True)  # exits, orphaning its child
+
+    line = b"tt1|Central do Brasil|1998\n"
+    with pytest.raises(BrokenPipeError), fifo.open("wb") as feed:
+        feed.write(HEADER)
+        for _ in range(64):  # 64 MiB: far more than the one 8 MiB chunk it reads before noticing
+            feed.write(line * (MIB // len(line)))

@@ -8,6 +8,7 @@ C-speed passes per chunk; only a chunk that fails them is walked line by line.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,18 +221,34 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def profile_path(path: Path) -> CsvProfile:
-    """Profile a file with a read of its own (a process of its own, for big files)."""
+def profile_path(path: Path, *, while_: Callable[[], bool] | None = None) -> CsvProfile:
+    """Profile a file with a read of its own; `while_` is asked before each chunk."""
     profiler = CsvProfiler()
     with path.open("rb") as handle:
         while chunk := handle.read(_READ_CHUNK):
+            if while_ is not None and not while_():
+                raise SystemExit(f"{path}: profiling stopped")
             profiler.feed(chunk)
     return profiler.finish()
 
 
-if __name__ == "__main__":
+def _main(path: Path, parent: int) -> None:
+    """The profiling process of a big file: its profile as JSON on stdout.
+
+    It stops as soon as `parent` is gone (killed with SIGTERM, say): an orphan would read a
+    file of many GiB for nobody. The parent passes its pid, since it may be gone before this
+    process could ask for it.
+    """
     import json
+    import os
     import sys
     from dataclasses import asdict
 
-    sys.stdout.write(json.dumps(asdict(profile_path(Path(sys.argv[1])))))
+    profile = profile_path(path, while_=lambda: os.getppid() == parent)
+    sys.stdout.write(json.dumps(asdict(profile)))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(Path(sys.argv[1]), int(sys.argv[2]))

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -127,15 +126,19 @@ def ingest_csv(
     profiled in turn, one process at a time.
     """
     check_sources(request.sources)
-    with profiled_apart_if_big(request.sources[0].path) as first:
+    first = ProfileProcess.for_big_file(request.sources[0].path)
+    try:
         store = lake() if callable(lake) else lake
         return _ingest(request, store, first, run_id or new_run_id(), progress)
+    finally:
+        if first:
+            first.close()
 
 
 def _ingest(
     request: CsvIngestRequest,
     store: Store,
-    first: Callable[[], CsvProfile] | None,
+    first: ProfileProcess | None,
     run_id: str,
     progress: ProgressFactory | None,
 ) -> RunManifest:
@@ -154,8 +157,11 @@ def _ingest(
     interrupted: KeyboardInterrupt | None = None
     for number, source in enumerate(request.sources):
         try:
-            with nullcontext(first) if number == 0 else profiled_apart_if_big(source.path) as apart:
-                entry = _land_one(source, request, store, run_id, progress, apart=apart)
+            profiling = first if number == 0 else ProfileProcess.for_big_file(source.path)
+            with profiling or nullcontext():
+                entry = _land_one(source, request, store, run_id, progress, apart=profiling)
+        except OSError as exc:  # gone or unreadable since the checks: nothing of it landed
+            entry = _unreadable(source, request, exc)
         except KeyboardInterrupt as stop:
             # What landed before Ctrl-C keeps a manifest, so every object stays traceable.
             interrupted = stop
@@ -197,7 +203,7 @@ def _land_one(
     run_id: str,
     progress: ProgressFactory | None,
     *,
-    apart: Callable[[], CsvProfile] | None,
+    apart: ProfileProcess | None,
 ) -> ManifestObject:
     key = layout.csv_key(source.dataset, request.run_date, source.path.name)
     entry = ManifestObject(
@@ -210,8 +216,13 @@ def _land_one(
         structure=source.dataset,
     )
     if request.strict or request.dry_run:
-        profile = apart() if apart else profile_path(source.path)
-        apart = _known(profile)  # landing compares it with what landed; no second profile
+        try:
+            # A big file's profile is kept and compared with what lands; a small one is
+            # profiled again by the upload's own read, so the manifest describes those bytes.
+            profile = apart.result() if apart else profile_path(source.path)
+        except RunError as exc:
+            entry.error = f"{exc}; nothing landed at {key}, re-run"
+            return entry
         entry.records = profile.rows
         entry.details["observed"] = profile.to_dict()
         if request.strict and profile.anomalies():
@@ -240,12 +251,12 @@ def _upload(
     *,
     overwrite: bool,
     bar: ProgressCallback | None,
-    apart: Callable[[], CsvProfile] | None,
+    apart: ProfileProcess | None,
 ) -> None:
     """Land one file and fill its manifest entry; a failure is recorded, never raised."""
     key = entry.key
     observation: AbstractContextManager[tuple[Tap | None, Callable[[], CsvProfile]]] = (
-        nullcontext((None, apart)) if apart else profiled_beside_upload()
+        nullcontext((None, apart.result)) if apart else profiled_beside_upload()
     )
     with observation as (tap, observed):
         try:
@@ -293,7 +304,7 @@ def _record_landed(entry: ManifestObject, landed: Landed) -> None:
 
 
 PROCESS_PROFILE_BYTES = 64 * 1024 * 1024
-"""From this size on, the profile is computed in a separate process (see `profiled_apart`)."""
+"""From this size on, the profile is computed in a separate process (see `ProfileProcess`)."""
 
 
 @contextmanager
@@ -312,49 +323,78 @@ def profiled_beside_upload() -> Iterator[tuple[Tap, Callable[[], CsvProfile]]]:
         tap.close()
 
 
-@contextmanager
-def profiled_apart_if_big(path: Path) -> Iterator[Callable[[], CsvProfile] | None]:
-    """`profiled_apart` for a file of `PROCESS_PROFILE_BYTES` or more; None for a smaller one."""
-    if path.stat().st_size < PROCESS_PROFILE_BYTES:
-        yield None
-        return
-    with profiled_apart(path) as collected:
-        yield collected
+class ProfileProcess:
+    """A big file profiled by a process of its own, from its start until `close`.
 
-
-@contextmanager
-def profiled_apart(path: Path) -> Iterator[Callable[[], CsvProfile]]:
-    """Profile `path` in a process of its own; the callable waits for and returns the result.
-
-    For big files: profiling holds the GIL for about 0.9 s per GiB, which in-process would
-    slow the upload by as much, while a second read of cached pages costs about 0.1 s of
-    another core. The size check after landing catches a file that changed in between.
+    Profiling holds the GIL for about 0.9 s per GiB, which in-process would slow the upload by
+    as much, while a second read of cached pages costs about 0.1 s of another core. The size
+    check after landing catches a file that changed in between.
     """
-    # A plain subprocess, not multiprocessing: spawn would re-import the caller's __main__.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cinelake.csv_ingest.profile", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # -P: the working directory must not shadow the standard library in the child. A plain
+        # subprocess, not multiprocessing: spawn would re-import the caller's __main__.
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "cinelake.csv_ingest.profile",
+                str(path),
+                str(os.getpid()),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._profile: CsvProfile | None = None
+
+    @classmethod
+    def for_big_file(cls, path: Path) -> ProfileProcess | None:
+        """Started for a file of `PROCESS_PROFILE_BYTES` or more; None for a smaller one."""
+        try:
+            big = path.stat().st_size >= PROCESS_PROFILE_BYTES
+        except OSError:
+            return None  # reported when the file's turn comes
+        return cls(path) if big else None
+
+    def result(self) -> CsvProfile:
+        """Wait for the profile (once; later calls return the same)."""
+        if self._profile is None:
+            out, err = self._process.communicate()
+            if self._process.returncode != 0:
+                last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                raise RunError(f"{self.path}: the profiling process failed ({last[0]})")
+            self._profile = CsvProfile(**json.loads(out))
+        return self._profile
+
+    def close(self) -> None:
+        """Stop a profile nobody will read (a conflict, a failure, an interrupted run)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()
+
+    def __enter__(self) -> ProfileProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _unreadable(source: CsvSource, request: CsvIngestRequest, exc: OSError) -> ManifestObject:
+    return ManifestObject(
+        key=layout.csv_key(source.dataset, request.run_date, source.path.name),
+        source=str(source.path),
+        bytes=None,
+        sha256=None,
+        records=None,
+        state="failed",
+        structure=source.dataset,
+        error=(
+            f"{source.path}: could not be read any more ({exc.strerror or exc}); nothing landed "
+            "at its key, restore the file and re-run"
+        ),
     )
-
-    @cache
-    def collected() -> CsvProfile:
-        out, err = process.communicate()
-        if process.returncode != 0:
-            last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise RunError(f"{path}: the profiling process failed ({last[0]})")
-        return CsvProfile(**json.loads(out))
-
-    try:
-        yield collected
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
-def _known(profile: CsvProfile) -> Callable[[], CsvProfile]:
-    return lambda: profile
 
 
 class BackgroundTap:
