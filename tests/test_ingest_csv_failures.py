@@ -22,6 +22,7 @@ from conftest import SECRET_KEY, S3Endpoint, free_port, new_bucket
 from lakes import Lake, csv_key, open_lake
 
 from cinelake.cli import main
+from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
 from cinelake.errors import ObjectConflict
 from cinelake.settings import load_settings
 from cinelake.store import LocalDirStore, S3Store, Store, s3_client
@@ -667,16 +668,22 @@ def test_server_stopped_mid_upload_fails_the_run_with_one_error_line(
     assert SECRET_KEY not in err
 
 
-def test_ctrl_c_between_files_still_writes_the_manifest_of_what_landed(
-    clean_env: Path, movies: Path, tmp_path: Path
-) -> None:
-    """A user's Ctrl-C must not leave landed objects that no manifest names."""
+@pytest.fixture
+def movies_then_series(clean_env: Path, movies: Path, tmp_path: Path) -> CsvIngestRequest:
+    """Two small files landed in one run, Movies first, to the day `DAY`."""
     from lakes import DAY
-
-    from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
 
     series = tmp_path / "in" / "series.csv"
     series.write_bytes(HEADER + b"tt2|Cidade dos Homens|2002\n")
+    return CsvIngestRequest(
+        sources=(CsvSource("Movies", movies), CsvSource("Series", series)), run_date=DAY
+    )
+
+
+def test_ctrl_c_between_files_still_writes_the_manifest_of_what_landed(
+    movies_then_series: CsvIngestRequest, tmp_path: Path
+) -> None:
+    """A user's Ctrl-C must not leave landed objects that no manifest names."""
     store = LocalDirStore(tmp_path / "lake")
 
     def ctrl_c_on_series(key: str, size: int) -> Any:
@@ -684,11 +691,8 @@ def test_ctrl_c_between_files_still_writes_the_manifest_of_what_landed(
             raise KeyboardInterrupt
         return lambda advanced: None
 
-    request = CsvIngestRequest(
-        sources=(CsvSource("Movies", movies), CsvSource("Series", series)), run_date=DAY
-    )
     with pytest.raises(KeyboardInterrupt):
-        ingest_csv(request, store, progress=ctrl_c_on_series)
+        ingest_csv(movies_then_series, store, progress=ctrl_c_on_series)
 
     manifests = list(store.list("Raw/_manifests/"))
     manifest = json.loads(store.get_bytes(manifests[0].key))
@@ -703,24 +707,15 @@ def test_ctrl_c_between_files_still_writes_the_manifest_of_what_landed(
 
 
 def test_a_file_deleted_after_the_checks_is_failed_and_the_others_still_land(
-    clean_env: Path, movies: Path, tmp_path: Path
+    movies_then_series: CsvIngestRequest, tmp_path: Path
 ) -> None:
-    from lakes import DAY
-
-    from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
-
-    series = tmp_path / "in" / "series.csv"
-    series.write_bytes(HEADER + b"tt2|Cidade dos Homens|2002\n")
     store = LocalDirStore(tmp_path / "lake")
 
     def delete_series_once_movies_starts(key: str, size: int) -> Any:
-        series.unlink(missing_ok=True)
+        movies_then_series.sources[1].path.unlink(missing_ok=True)
         return lambda advanced: None
 
-    request = CsvIngestRequest(
-        sources=(CsvSource("Movies", movies), CsvSource("Series", series)), run_date=DAY
-    )
-    manifest = ingest_csv(request, store, progress=delete_series_once_movies_starts)
+    manifest = ingest_csv(movies_then_series, store, progress=delete_series_once_movies_starts)
 
     assert [o.state for o in manifest.objects] == ["written", "failed"]
     assert "could not be read any more" in (manifest.objects[1].error or "")
