@@ -6,7 +6,9 @@ Runs against the local lake, S3 on moto and S3 on `rclone serve s3`, through the
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import os
 import pty
@@ -740,6 +742,27 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(clean_env: Path) -> None:
     assert done.returncode == 0
     assert "\r" not in done.stderr + done.stdout
     assert "ETA" not in done.stderr + done.stdout
+
+
+def test_a_terminal_that_goes_away_mid_upload_does_not_fail_the_upload(tmp_path: Path) -> None:
+    from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
+    from cinelake.progress import terminal_progress
+
+    class HungUpTerminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def write(self, text: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    source = write(tmp_path / "in", "movies.csv", HEADER + b"tt1|a|1998\n")
+    request = CsvIngestRequest((CsvSource("Movies", source),), run_date=date(2025, 5, 2))
+
+    manifest = ingest_csv(
+        request, LocalDirStore(tmp_path / "lake"), progress=terminal_progress(HungUpTerminal())
+    )
+
+    assert manifest.objects[0].state == "written"
 
 
 def test_dry_run_predicts_a_conflict_for_different_bytes_at_a_landed_key(

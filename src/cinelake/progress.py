@@ -29,7 +29,7 @@ class Bar:
         self.label = label
         self.total = total
         self.unit = unit
-        self.stream = stream
+        self.stream: TextIO | None = stream
         self.done = 0
         self.started = time.monotonic()
         self._drawn = 0.0
@@ -39,28 +39,32 @@ class Bar:
         with self._lock:
             self.done += amount
             now = time.monotonic()
-            if now - self._drawn >= 0.1 or self.done >= self.total:
+            stream = self.stream
+            if stream is not None and (now - self._drawn >= 0.1 or self.done >= self.total):
                 self._drawn = now
-                self._draw(now)
+                try:
+                    self._draw(now, stream)
+                except OSError:  # the terminal went away (EIO, a closed pipe): stop drawing,
+                    self.stream = None  # never fail the upload the bar was only showing
 
     def _fmt(self, value: float) -> str:
         return _human_bytes(value) if self.unit == "bytes" else f"{int(value)}"
 
-    def _draw(self, now: float) -> None:
+    def _draw(self, now: float, stream: TextIO) -> None:
         elapsed = max(now - self.started, 1e-6)
         rate = self.done / elapsed
         fraction = min(self.done / self.total, 1.0) if self.total else 1.0
         eta = (self.total - self.done) / rate if rate > 0 and self.total else 0.0
         filled = int(fraction * 24)
         per_s = f"{self._fmt(rate)}/s" if self.unit == "bytes" else f"{rate:.1f} items/s"
-        self.stream.write(
+        stream.write(
             f"\r{self.label[-40:]:<40} [{'#' * filled}{'.' * (24 - filled)}] "
             f"{fraction:5.1%} {self._fmt(self.done)}/{self._fmt(self.total)} {per_s} "
             f"ETA {eta:4.0f}s"
         )
         if self.done >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+            stream.write("\n")
+        stream.flush()
 
 
 def terminal_progress(
