@@ -628,7 +628,7 @@ def test_the_first_big_file_is_being_profiled_while_the_lake_opens(
     assert manifest.objects[0].records == 1
 
 
-def test_strict_records_the_profile_of_the_bytes_that_landed_not_of_the_check(
+def test_strict_fails_a_file_that_changed_into_an_anomalous_one_after_the_check(
     capsys: pytest.CaptureFixture[str],
     local_lake: Lake,
     tmp_path: Path,
@@ -649,8 +649,11 @@ def test_strict_records_the_profile_of_the_bytes_that_landed_not_of_the_check(
 
     code, manifest, err = ingest_json(capsys, local_lake, "--movies", str(source), "--strict")
 
-    assert code == 0
-    assert manifest["objects"][0]["details"]["observed"]["invalid_utf8_lines"] == 1
+    entry = manifest["objects"][0]
+    assert code == 1
+    assert entry["state"] == "failed"
+    assert "changed after the --strict check" in entry["error"]
+    assert entry["details"]["observed"]["invalid_utf8_lines"] == 1
     assert "not valid UTF-8" in err
 
 

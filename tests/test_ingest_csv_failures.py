@@ -6,6 +6,7 @@ writer's bytes whole. An interrupted upload leaves nothing visible and a re-run 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -680,26 +681,27 @@ def movies_then_series(clean_env: Path, movies: Path, tmp_path: Path) -> CsvInge
     )
 
 
-def test_ctrl_c_between_files_still_writes_the_manifest_of_what_landed(
-    movies_then_series: CsvIngestRequest, tmp_path: Path
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError], ids=["ctrl-c", "a-bug"])
+def test_a_run_stopped_between_files_still_writes_the_manifest_of_what_landed(
+    movies_then_series: CsvIngestRequest, tmp_path: Path, stop: type[BaseException]
 ) -> None:
-    """A user's Ctrl-C must not leave landed objects that no manifest names."""
+    """A Ctrl-C or an unforeseen error must not leave landed objects that no manifest names."""
     store = LocalDirStore(tmp_path / "lake")
 
-    def ctrl_c_on_series(key: str, size: int) -> Any:
+    def stop_on_series(key: str, size: int) -> Any:
         if "/Series/" in key:
-            raise KeyboardInterrupt
+            raise stop
         return lambda advanced: None
 
-    with pytest.raises(KeyboardInterrupt):
-        ingest_csv(movies_then_series, store, progress=ctrl_c_on_series)
+    with pytest.raises(stop):
+        ingest_csv(movies_then_series, store, progress=stop_on_series)
 
     manifests = list(store.list("Raw/_manifests/"))
     manifest = json.loads(store.get_bytes(manifests[0].key))
     assert len(manifests) == 1
     assert manifest["status"] == "partial"
     assert [o["key"] for o in manifest["objects"]] == [csv_key("movies.csv")]
-    assert "interrupted after 1 of 2 files" in manifest["notes"][0]
+    assert "after 1 of 2 files" in manifest["notes"][0]
     assert [o.key for o in store.list("Raw/Local/")] == [csv_key("movies.csv")]
 
 
@@ -760,18 +762,93 @@ def test_a_failed_profiling_process_under_strict_fails_that_file_only(
     ]
 
 
-def test_the_profiling_process_stops_when_its_parent_is_gone(tmp_path: Path) -> None:
-    """Fed through a FIFO, so it is mid-file when the process that started it exits."""
+def test_a_file_is_profiled_beside_its_upload_when_no_process_can_be_started(
+    capsys: pytest.CaptureFixture[str],
+    clean_env: Path,
+    movies: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cinelake.csv_ingest import run
+
+    def no_more_processes(*args: Any, **kwargs: Any) -> Any:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
+    monkeypatch.setattr(run.subprocess, "Popen", no_more_processes)
+    env = {"CINELAKE_LAKE": str(tmp_path / "lake")}
+
+    code, out, err = ingest(capsys, env, "--movies", str(movies), "--json")
+
+    assert code == 0
+    assert json.loads(out)["objects"][0]["records"] == 1
+    assert "profiling beside the upload" in err
+
+
+def test_a_profiling_process_that_answers_garbage_fails_the_file_not_the_run(
+    capsys: pytest.CaptureFixture[str],
+    clean_env: Path,
+    movies: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cinelake.csv_ingest import run
+
+    real_popen = subprocess.Popen
+
+    def garbage(argv: list[str], **kwargs: Any) -> Any:
+        return real_popen([sys.executable, "-c", "print('not json')"], **kwargs)
+
+    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
+    monkeypatch.setattr(run.subprocess, "Popen", garbage)
+    env = {"CINELAKE_LAKE": str(tmp_path / "lake")}
+
+    code, out, _ = ingest(capsys, env, "--movies", str(movies), "--json")
+
+    entry = json.loads(out)["objects"][0]
+    assert code == 1
+    assert entry["state"] == "failed"
+    assert "answered something unreadable" in entry["error"]
+
+
+def process_has_ended(pid: int) -> bool:
+    """Gone, or a zombie nobody reaped (an orphan whose init does not reap)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in {"Z", "X"}
+
+
+def test_the_profiling_process_stops_when_cinelake_is_gone(tmp_path: Path) -> None:
+    """It waits on a FIFO nobody writes, so only the end of its parent can stop it."""
     fifo = tmp_path / "movies.csv"
     os.mkfifo(fifo)
     starter = (
         "from pathlib import Path; from cinelake.csv_ingest.run import ProfileProcess; "
-        f"ProfileProcess(Path({str(fifo)!r}))"
+        f"print(ProfileProcess(Path({str(fifo)!r}))._process.pid)"
     )
-    subprocess.run([sys.executable, "-c", starter], check=True)  # exits, orphaning its child
+    started = subprocess.run(
+        [sys.executable, "-c", starter], check=True, capture_output=True, text=True
+    )
+    child = int(started.stdout)
+    try:
+        deadline = time.monotonic() + 60
+        while not process_has_ended(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process_has_ended(child)
+    finally:
+        if not process_has_ended(child):
+            os.kill(child, signal.SIGKILL)
 
-    line = b"tt1|Central do Brasil|1998\n"
-    with pytest.raises(BrokenPipeError), fifo.open("wb") as feed:
-        feed.write(HEADER)
-        for _ in range(64):  # 64 MiB: far more than the one 8 MiB chunk it reads before noticing
-            feed.write(line * (MIB // len(line)))
+
+def test_closing_a_profile_nobody_will_read_kills_its_process(tmp_path: Path) -> None:
+    from cinelake.csv_ingest.run import ProfileProcess
+
+    fifo = tmp_path / "movies.csv"
+    os.mkfifo(fifo)  # never written: the process would wait on it forever
+    profile = ProfileProcess(fifo)
+
+    profile.close()
+
+    assert profile._process.returncode == -signal.SIGKILL

@@ -8,7 +8,6 @@ C-speed passes per chunk; only a chunk that fails them is walked line by line.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,34 +220,37 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def profile_path(path: Path, *, while_: Callable[[], bool] | None = None) -> CsvProfile:
-    """Profile a file with a read of its own; `while_` is asked before each chunk."""
+def profile_path(path: Path) -> CsvProfile:
+    """Profile a file with a read of its own."""
     profiler = CsvProfiler()
     with path.open("rb") as handle:
         while chunk := handle.read(_READ_CHUNK):
-            if while_ is not None and not while_():
-                raise SystemExit(f"{path}: profiling stopped")
             profiler.feed(chunk)
     return profiler.finish()
 
 
-def _main(path: Path, parent: int) -> None:
+def _main(path: Path) -> None:
     """The profiling process of a big file: its profile as JSON on stdout.
 
-    It stops as soon as `parent` is gone (killed with SIGTERM, say): an orphan would read a
-    file of many GiB for nobody. The parent passes its pid, since it may be gone before this
-    process could ask for it.
+    Its stdin is a pipe nobody writes to: EOF there means cinelake is gone (killed with
+    SIGTERM, say), and an orphan would read a file of many GiB for nobody, so it exits.
     """
     import json
     import os
     import sys
+    import threading
     from dataclasses import asdict
 
-    profile = profile_path(path, while_=lambda: os.getppid() == parent)
-    sys.stdout.write(json.dumps(asdict(profile)))
+    def exit_when_the_parent_is_gone() -> None:
+        while os.read(0, 4096):  # the raw descriptor: no buffer lock held at shutdown
+            pass
+        os._exit(3)
+
+    threading.Thread(target=exit_when_the_parent_is_gone, daemon=True).start()
+    sys.stdout.write(json.dumps(asdict(profile_path(path))))
 
 
 if __name__ == "__main__":
     import sys
 
-    _main(Path(sys.argv[1]), int(sys.argv[2]))
+    _main(Path(sys.argv[1]))

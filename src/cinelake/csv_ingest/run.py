@@ -154,7 +154,7 @@ def _ingest(
             "overwrite": request.overwrite,
         },
     )
-    interrupted: KeyboardInterrupt | None = None
+    interrupted: BaseException | None = None
     for number, source in enumerate(request.sources):
         try:
             profiling = first if number == 0 else ProfileProcess.for_big_file(source.path)
@@ -168,6 +168,13 @@ def _ingest(
             manifest.notes.append(
                 f"interrupted after {number} of {len(request.sources)} files; the file being "
                 "landed was not (its upload was aborted): run the same command to finish"
+            )
+            break
+        except Exception as stop:  # a bug, or a failure nobody foresaw: the same, then re-raised
+            interrupted = stop
+            manifest.notes.append(
+                f"stopped by an unexpected {type(stop).__name__} after {number} of "
+                f"{len(request.sources)} files; run the same command to land or confirm the rest"
             )
             break
         manifest.objects.append(entry)
@@ -240,6 +247,13 @@ def _land_one(
     metadata = {META_RUN_ID: run_id, META_SOURCE: quote(source.path.name)}
     bar = progress(key, entry.bytes or 0) if progress else None
     _upload(entry, source.path, store, metadata, overwrite=request.overwrite, bar=bar, apart=apart)
+    anomalies = entry.details.get("observed", {}).get("anomalies")
+    if request.strict and entry.state in {"written", "unchanged"} and anomalies:
+        entry.state = "failed"
+        entry.error = (
+            f"{source.path} changed after the --strict check and landed with "
+            f"{'; '.join(anomalies)}; {key} stays (raw data is never deleted): check it"
+        )
     return entry
 
 
@@ -333,30 +347,51 @@ class ProfileProcess:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        # -P: the working directory must not shadow the standard library in the child. A plain
-        # subprocess, not multiprocessing: spawn would re-import the caller's __main__.
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-P",
-                "-m",
-                "cinelake.csv_ingest.profile",
-                str(path),
-                str(os.getpid()),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        # The child reads its stdin until EOF, which comes when this end is closed: by `close`,
+        # or by the kernel when this process dies. It then stops, rather than read a file of
+        # many GiB for nobody.
+        lifeline, self._lifeline = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                # -P and the parent's own path: the child imports the very modules this process
+                # did, whatever the working directory holds. A plain subprocess rather than
+                # multiprocessing, whose spawn would re-import the caller's __main__.
+                [sys.executable, "-P", "-m", "cinelake.csv_ingest.profile", str(path)],
+                stdin=lifeline,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(p or str(Path.cwd()) for p in sys.path),
+                },
+            )
+        except BaseException:
+            os.close(self._lifeline)
+            raise
+        finally:
+            os.close(lifeline)
         self._profile: CsvProfile | None = None
 
     @classmethod
     def for_big_file(cls, path: Path) -> ProfileProcess | None:
-        """Started for a file of `PROCESS_PROFILE_BYTES` or more; None for a smaller one."""
+        """Started for a file of `PROCESS_PROFILE_BYTES` or more; None for a smaller one, or
+        when no process can be started (the upload's own read then feeds the profile)."""
         try:
             big = path.stat().st_size >= PROCESS_PROFILE_BYTES
         except OSError:
             return None  # reported when the file's turn comes
-        return cls(path) if big else None
+        if not big:
+            return None
+        try:
+            return cls(path)
+        except OSError as exc:
+            log.warning(
+                "%s: no process could be started to profile it (%s); profiling beside the upload",
+                path,
+                exc.strerror or exc,
+                extra={"event": "csv.profile_process_unavailable"},
+            )
+            return None
 
     def result(self) -> CsvProfile:
         """Wait for the profile (once; later calls return the same)."""
@@ -365,7 +400,12 @@ class ProfileProcess:
             if self._process.returncode != 0:
                 last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
                 raise RunError(f"{self.path}: the profiling process failed ({last[0]})")
-            self._profile = CsvProfile(**json.loads(out))
+            try:
+                self._profile = CsvProfile(**json.loads(out))
+            except (ValueError, TypeError) as exc:
+                raise RunError(
+                    f"{self.path}: the profiling process answered something unreadable ({exc})"
+                ) from None
         return self._profile
 
     def close(self) -> None:
@@ -373,6 +413,9 @@ class ProfileProcess:
         if self._process.poll() is None:
             self._process.kill()
         self._process.communicate()
+        if self._lifeline >= 0:
+            os.close(self._lifeline)
+            self._lifeline = -1
 
     def __enter__(self) -> ProfileProcess:
         return self
