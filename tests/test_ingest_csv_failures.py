@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -724,16 +725,24 @@ def test_a_file_deleted_after_the_checks_is_failed_and_the_others_still_land(
     assert [o.key for o in store.list("Raw/_manifests/")] == [manifest.key]
 
 
+@pytest.fixture
+def start_profiling_with(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[..., Any]], None]:
+    """Every file counts as big; the test says what starting its profiling process does."""
+    from cinelake.csv_ingest import run
+
+    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
+    return lambda start: monkeypatch.setattr(run.subprocess, "Popen", start)
+
+
 def test_a_failed_profiling_process_under_strict_fails_that_file_only(
     capsys: pytest.CaptureFixture[str],
     clean_env: Path,
     movies: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    start_profiling_with: Callable[[Callable[..., Any]], None],
 ) -> None:
     from lakes import DAY
 
-    from cinelake.csv_ingest import run
     from cinelake.layout import manifest_key
 
     series = tmp_path / "in" / "series.csv"
@@ -745,8 +754,7 @@ def test_a_failed_profiling_process_under_strict_fails_that_file_only(
             argv = [sys.executable, "-c", "raise SystemExit('disk error')"]
         return real_popen(argv, **kwargs)
 
-    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
-    monkeypatch.setattr(run.subprocess, "Popen", failing_for_series)
+    start_profiling_with(failing_for_series)
     env = {"CINELAKE_LAKE": str(tmp_path / "lake")}
 
     code, out, _ = ingest(
@@ -767,15 +775,12 @@ def test_a_file_is_profiled_beside_its_upload_when_no_process_can_be_started(
     clean_env: Path,
     movies: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    start_profiling_with: Callable[[Callable[..., Any]], None],
 ) -> None:
-    from cinelake.csv_ingest import run
-
     def no_more_processes(*args: Any, **kwargs: Any) -> Any:
         raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
-    monkeypatch.setattr(run.subprocess, "Popen", no_more_processes)
+    start_profiling_with(no_more_processes)
     env = {"CINELAKE_LAKE": str(tmp_path / "lake")}
 
     code, out, err = ingest(capsys, env, "--movies", str(movies), "--json")
@@ -790,17 +795,14 @@ def test_a_profiling_process_that_answers_garbage_fails_the_file_not_the_run(
     clean_env: Path,
     movies: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    start_profiling_with: Callable[[Callable[..., Any]], None],
 ) -> None:
-    from cinelake.csv_ingest import run
-
     real_popen = subprocess.Popen
 
     def garbage(argv: list[str], **kwargs: Any) -> Any:
         return real_popen([sys.executable, "-c", "print('not json')"], **kwargs)
 
-    monkeypatch.setattr(run, "PROCESS_PROFILE_BYTES", 0)
-    monkeypatch.setattr(run.subprocess, "Popen", garbage)
+    start_profiling_with(garbage)
     env = {"CINELAKE_LAKE": str(tmp_path / "lake")}
 
     code, out, _ = ingest(capsys, env, "--movies", str(movies), "--json")
