@@ -160,8 +160,6 @@ def _ingest(
             profiling = first if number == 0 else ProfileProcess.for_big_file(source.path)
             with profiling or nullcontext():
                 entry = _land_one(source, request, store, run_id, progress, apart=profiling)
-        except OSError as exc:  # gone or unreadable since the checks: nothing of it landed
-            entry = _unreadable(source, request, exc)
         except KeyboardInterrupt as stop:
             # What landed before Ctrl-C keeps a manifest, so every object stays traceable.
             interrupted = stop
@@ -216,24 +214,33 @@ def _land_one(
     entry = ManifestObject(
         key=key,
         source=str(source.path),
-        bytes=source.path.stat().st_size,
+        bytes=None,
         sha256=None,
         records=None,
         state="failed",
         structure=source.dataset,
     )
-    if request.strict or request.dry_run:
-        try:
+    checked: CsvProfile | None = None
+    try:
+        entry.bytes = source.path.stat().st_size
+        if request.strict or request.dry_run:
             # A big file's profile is kept and compared with what lands; a small one is
             # profiled again by the upload's own read, so the manifest describes those bytes.
-            profile = apart.result() if apart else profile_path(source.path)
-        except RunError as exc:
-            entry.error = f"{exc}; nothing landed at {key}, re-run"
-            return entry
-        entry.records = profile.rows
-        entry.details["observed"] = profile.to_dict()
-        if request.strict and profile.anomalies():
-            entry.error = f"refused by --strict: {'; '.join(profile.anomalies())}"
+            checked = apart.result() if apart else profile_path(source.path)
+    except OSError as exc:  # gone or unreadable since the checks
+        entry.error = (
+            f"{source.path}: could not be read any more ({exc.strerror or exc}); nothing "
+            f"landed at {key}, restore the file and re-run"
+        )
+        return entry
+    except RunError as exc:
+        entry.error = f"{exc}; nothing landed at {key}, re-run"
+        return entry
+    if checked is not None:
+        entry.records = checked.rows
+        entry.details["observed"] = checked.to_dict()
+        if request.strict and checked.anomalies():
+            entry.error = f"refused by --strict: {'; '.join(checked.anomalies())}"
             return entry
         if request.dry_run:
             found = store.compare_file(key, source.path)
@@ -422,22 +429,6 @@ class ProfileProcess:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-
-def _unreadable(source: CsvSource, request: CsvIngestRequest, exc: OSError) -> ManifestObject:
-    return ManifestObject(
-        key=layout.csv_key(source.dataset, request.run_date, source.path.name),
-        source=str(source.path),
-        bytes=None,
-        sha256=None,
-        records=None,
-        state="failed",
-        structure=source.dataset,
-        error=(
-            f"{source.path}: could not be read any more ({exc.strerror or exc}); nothing landed "
-            "at its key, restore the file and re-run"
-        ),
-    )
 
 
 class BackgroundTap:
