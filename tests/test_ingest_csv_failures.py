@@ -194,14 +194,15 @@ def test_bucket_that_does_not_exist_is_refused_naming_it(
     assert "no-such-bucket-cinelake" not in buckets
 
 
+def bucket_without_keys(lake: Lake) -> dict[str, str]:
+    """The lake's endpoint and bucket, and no credentials at all."""
+    return {name: lake.env[name] for name in ("AWS_ENDPOINT_URL_S3", "NOME_DO_BUCKET_S3")}
+
+
 def test_no_credentials_is_refused_saying_which_variables_to_set(
     capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
 ) -> None:
-    env = {
-        "AWS_ENDPOINT_URL_S3": moto_lake.env["AWS_ENDPOINT_URL_S3"],
-        "NOME_DO_BUCKET_S3": moto_lake.env["NOME_DO_BUCKET_S3"],
-        "REGIAO_DO_BUCKET": "us-east-1",
-    }
+    env = bucket_without_keys(moto_lake) | {"REGIAO_DO_BUCKET": "us-east-1"}
     code, _, err = ingest(capsys, env, "--movies", str(movies))
     assert code == 2
     assert_one_error_line(err, "no AWS credentials", "aws_access_key_id")
@@ -234,11 +235,7 @@ def test_sso_profile_never_logged_in_is_refused_saying_how_to_log_in(
     config.write_text(SSO_CONFIG)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    env = {
-        "AWS_ENDPOINT_URL_S3": moto_lake.env["AWS_ENDPOINT_URL_S3"],
-        "NOME_DO_BUCKET_S3": moto_lake.env["NOME_DO_BUCKET_S3"],
-        "NOME_DO_PERFIL_SSO": "compass-sso",
-    }
+    env = bucket_without_keys(moto_lake) | {"NOME_DO_PERFIL_SSO": "compass-sso"}
     code, _, err = ingest(capsys, env, "--movies", str(movies))
     assert code == 2
     assert_one_error_line(err, "aws sso login --profile")

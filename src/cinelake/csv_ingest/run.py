@@ -160,20 +160,11 @@ def _ingest(
             profiling = first if number == 0 else ProfileProcess.for_big_file(source.path)
             with profiling or nullcontext():
                 entry = _land_one(source, request, store, run_id, progress, apart=profiling)
-        except KeyboardInterrupt as stop:
-            # What landed before Ctrl-C keeps a manifest, so every object stays traceable.
+        except (KeyboardInterrupt, Exception) as stop:
+            # What landed before a Ctrl-C or an unforeseen error keeps a manifest, so every
+            # object stays traceable; the error is raised again once it is written.
             interrupted = stop
-            manifest.notes.append(
-                f"interrupted after {number} of {len(request.sources)} files; the file being "
-                "landed was not (its upload was aborted): run the same command to finish"
-            )
-            break
-        except Exception as stop:  # a bug, or a failure nobody foresaw: the same, then re-raised
-            interrupted = stop
-            manifest.notes.append(
-                f"stopped by an unexpected {type(stop).__name__} after {number} of "
-                f"{len(request.sources)} files; run the same command to land or confirm the rest"
-            )
+            manifest.notes.append(_stopped_note(stop, number, len(request.sources)))
             break
         manifest.objects.append(entry)
         log.info(
@@ -199,6 +190,18 @@ def _ingest(
     if interrupted:
         raise interrupted
     return manifest
+
+
+def _stopped_note(stop: BaseException, landed: int, total: int) -> str:
+    if isinstance(stop, KeyboardInterrupt):
+        return (
+            f"interrupted after {landed} of {total} files; the file being landed was not (its "
+            "upload was aborted): run the same command to finish"
+        )
+    return (
+        f"stopped by an unexpected {type(stop).__name__} after {landed} of {total} files; run "
+        "the same command to land or confirm the rest"
+    )
 
 
 def _land_one(
