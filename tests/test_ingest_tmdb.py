@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -39,6 +40,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
 
 from cinelake import layout
 from cinelake.testing.tmdb_emulator import Catalogue, TmdbEmulator
+from cinelake.tmdb import client as client_module
 from cinelake.tmdb import service
 from cinelake.tmdb.engine import MAX_FILE_BYTES, _split
 from cinelake.tmdb.outcomes import Outcome
@@ -104,6 +106,36 @@ def test_from_csv_without_landed_csvs_is_refused_before_any_request(
     assert result.code == 2
     assert "ingest-csv" in result.err
     assert emulator.stats().total_requests == 0
+
+
+def test_a_refused_key_leaves_nothing_in_the_lake_not_even_a_plan(
+    lake: Lake, emulator: TmdbEmulator
+) -> None:
+    env = tmdb_env(emulator, lake, TMDB_API_KEY="not-the-key")
+    result = cli(tmdb_argv(lake, "--ids", "movie:550,tv:1396"), env)
+    assert result.code == 2
+    assert "401" in result.err
+    assert not list(lake.store.list(""))
+
+
+def test_an_unreachable_tmdb_leaves_nothing_in_the_lake_not_even_a_plan(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "RetryPolicy", functools.partial(RetryPolicy, base_delay=0))
+    env = tmdb_env(emulator, local_lake, TMDB_BASE_URL="http://127.0.0.1:9/3")
+    result = cli(tmdb_argv(local_lake, "--ids", "movie:550,tv:1396"), env)
+    assert result.code == 2
+    assert "cannot reach TMDB" in result.err and "nothing was planned" in result.err
+    assert not Path(local_lake.url).exists()
+
+
+def test_the_answer_asked_before_planning_is_not_asked_for_again(
+    local_lake: Lake, emulator: TmdbEmulator
+) -> None:
+    manifest = ingest_json(local_lake, emulator, "--ids", "movie:550")
+    assert manifest["status"] == "succeeded"
+    assert emulator.stats().total_requests == 1
+    assert_exactly_once(local_lake.store, {FIGHT_CLUB}, set())
 
 
 def test_ids_plan_resolves_imdb_ids_and_fetches_each_title_once(

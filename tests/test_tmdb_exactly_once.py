@@ -18,6 +18,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     MOVIES_CSV,
     SERIES_CSV,
     Lake,
+    SimulatedKill,
     assert_exactly_once,
     cinelake_process,
     cli,
@@ -164,14 +165,14 @@ def test_a_crash_between_landing_a_file_and_its_marker_is_adopted_not_refetched(
 
     def put_then_die(key: str, data: bytes, metadata: object = None, **kw: object) -> object:
         if "/batches/" in key and writes:
-            raise KeyboardInterrupt  # stands in for SIGKILL: nothing after this point runs
+            raise SimulatedKill
         landed = real_put(key, data, metadata, **kw)  # type: ignore[arg-type]
         if key.startswith("Raw/TMDB/JSON/Movies/"):
             writes.append(key)
         return landed
 
     monkeypatch.setattr(local_lake.store, "put_bytes", put_then_die)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SimulatedKill):
         ingest(local_lake, emulator, plan="ids", ids=("movie:550", "movie:149461"))
     monkeypatch.setattr(local_lake.store, "put_bytes", real_put)
     assert writes
@@ -192,10 +193,10 @@ def test_a_crash_after_the_last_batch_but_before_the_manifest_still_lists_every_
     real_write = RunManifest.write
 
     def die(self: RunManifest, store: object) -> None:
-        raise KeyboardInterrupt  # stands in for SIGKILL just before the manifest is written
+        raise SimulatedKill  # just before the manifest is written
 
     monkeypatch.setattr(RunManifest, "write", die)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SimulatedKill):
         ingest(local_lake, emulator, plan="ids", ids=("movie:550", "tv:1396"))
     monkeypatch.setattr(RunManifest, "write", real_write)
     requests_before = emulator.stats().total_requests
@@ -218,13 +219,13 @@ def test_a_kill_right_after_a_local_file_is_published_is_still_resumable(
     def die_once_published(key: str, *args: object, **kwargs: object) -> None:
         real_publish(key, *args, **kwargs)  # type: ignore[arg-type]
         if key.startswith("Raw/TMDB/JSON/Movies/"):
-            raise KeyboardInterrupt  # the bytes (and their sidecar) are visible; no marker yet
+            raise SimulatedKill  # the bytes (and their sidecar) are visible; no marker yet
 
     from cinelake.tmdb.retry import RetryPolicy
 
     monkeypatch.setattr(store, "_publish", die_once_published)
     client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SimulatedKill):
         ingest(local_lake, emulator, client, plan="ids", ids=("movie:550", "movie:149461"))
     client.close()
     monkeypatch.setattr(store, "_publish", real_publish)
@@ -343,18 +344,23 @@ SHIFT_IDS = ("tt3380564", "tt7729602", "tt3561390", "tt6773247", "tt1513015")
 
 
 def _kill_at(
-    lake: Lake, monkeypatch: pytest.MonkeyPatch, marker: str, run: Callable[[], Any]
+    lake: Lake,
+    monkeypatch: pytest.MonkeyPatch,
+    marker: str,
+    run: Callable[[], Any],
+    stop: type[BaseException] = SimulatedKill,
 ) -> None:
-    """Run until the marker `marker` is about to be written, then die as a SIGKILL would."""
+    """Run until the key `marker` is about to be written, then die as a SIGKILL would (or
+    raise `stop` there: a Ctrl-C, a bug)."""
     real_put = lake.store.put_bytes
 
     def put_then_die(key: str, data: bytes, metadata: object = None, **kw: object) -> object:
         if marker in key:
-            raise KeyboardInterrupt
+            raise stop
         return real_put(key, data, metadata, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(lake.store, "put_bytes", put_then_die)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(stop):
         run()
     monkeypatch.setattr(lake.store, "put_bytes", real_put)
 
@@ -431,3 +437,62 @@ def test_files_a_dead_run_left_are_listed_by_one_manifest_only(
     listed = [o["key"] for m in manifests(local_lake.store) for o in m["objects"]]
     assert sorted(listed) == sorted(set(listed)), "a file is listed by two manifests"
     assert set(listed) == set(data_keys(local_lake.store))
+
+
+# A Ctrl-C or a bug is not a SIGKILL: the run lists what it landed before the error goes on ----
+STOPS = pytest.mark.parametrize(
+    ("stop", "said"),
+    [(KeyboardInterrupt, "interrupted (Ctrl-C)"), (RuntimeError, "unexpected RuntimeError")],
+    ids=["ctrl-c", "a-bug"],
+)
+
+
+@STOPS
+def test_a_run_stopped_mid_plan_writes_a_manifest_of_what_it_landed(
+    local_lake: Lake,
+    emulator: TmdbEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    stop: type[BaseException],
+    said: str,
+) -> None:
+    run = same_command(local_lake, emulator, "movie:550", "movie:149461", "tv:1396", batch_size=1)
+
+    _kill_at(local_lake, monkeypatch, "/details/batches/000002", run, stop)
+
+    [stopped] = manifests(local_lake.store)
+    assert stopped["status"] == "partial"
+    assert stopped["counts"]["stopped_early"] == 1
+    assert said in stopped["notes"][-1] and "run the same command" in stopped["notes"][-1]
+    listed = {o["key"] for o in stopped["objects"]}
+    assert len(listed) == 2, "batch 1's file and batch 2's file, landed before its marker"
+    assert listed == data_keys(local_lake.store)
+
+
+@STOPS
+def test_the_run_after_a_stopped_one_lists_only_the_files_it_landed(
+    local_lake: Lake,
+    emulator: TmdbEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    stop: type[BaseException],
+    said: str,
+) -> None:
+    run = same_command(local_lake, emulator, "movie:550", "movie:149461", "tv:1396", batch_size=1)
+    _kill_at(local_lake, monkeypatch, "/details/batches/000002", run, stop)
+
+    assert run().status == "succeeded"
+
+    listed = [o["key"] for m in manifests(local_lake.store) for o in m["objects"]]
+    assert sorted(listed) == sorted(set(listed)), "a file is listed by two manifests"
+    assert set(listed) == data_keys(local_lake.store)
+    assert_exactly_once(local_lake.store, {"movie:550", "movie:149461", "tv:1396"}, set())
+
+
+def test_a_run_stopped_before_it_landed_anything_writes_no_manifest(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = same_command(local_lake, emulator, "movie:550", "movie:149461", batch_size=1)
+
+    _kill_at(local_lake, monkeypatch, "Raw/TMDB/JSON/", run, KeyboardInterrupt)
+
+    assert manifests(local_lake.store) == []
+    assert data_keys(local_lake.store) == set()

@@ -143,6 +143,11 @@ def tmdb_env(emulator: TmdbEmulator, lake: Lake, **extra: str) -> dict[str, str]
     return {k: v for k, v in env.items() if v is not None}
 
 
+class SimulatedKill(BaseException):
+    """SIGKILL, in process: cinelake catches Ctrl-C (to write a manifest) but never this, so
+    nothing after the point where a test raises it runs."""
+
+
 # Runners ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CliResult:

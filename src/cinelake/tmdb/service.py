@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cinelake import layout
-from cinelake.errors import InputError, ObjectConflict, RunError
+from cinelake.errors import CinelakeError, InputError, ObjectConflict, RunError, UsageError
 from cinelake.lake_status import manifest_keys, manifest_objects, read_manifest
-from cinelake.logs import set_run_id
+from cinelake.logs import SecretFilter, set_run_id
 from cinelake.manifest import ManifestObject, RunManifest, new_run_id
 from cinelake.settings import Settings
 from cinelake.store.base import META_RUN_ID, Store
@@ -178,21 +178,66 @@ def run_tmdb_ingest(
         ctx.plan_id = plan.spec.plan_id()
         ctx.stamp = plan.stamp
         manifest.options["plan_id"] = ctx.plan_id
-        complete_marker = _run_plan(ctx, plan, request, manifest)
+        try:
+            complete_marker = _run_plan(ctx, plan, request, manifest)
+        except (KeyboardInterrupt, Exception) as stop:
+            # What this run landed keeps a manifest even if the same command is never run
+            # again; the error is raised again once it is written.
+            _write_stopped_manifest(ctx, manifest, stop, settings)
+            raise
     finally:
         if own_client:
             client.close()
-    manifest.counts.update(
-        http_requests=client.stats.requests,
-        http_retries=client.stats.retries,
-        http_429=client.stats.throttled,
-    )
+    _count_http(manifest, client)
     manifest.write(store)
     if complete_marker is not None:
         # Only after the manifest: a crash in between must not leave files no manifest lists.
         store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
     manifest.log_finished()
     return manifest
+
+
+def _count_http(manifest: RunManifest, client: TmdbClient) -> None:
+    manifest.counts.update(
+        http_requests=client.stats.requests,
+        http_retries=client.stats.retries,
+        http_429=client.stats.throttled,
+    )
+
+
+def _write_stopped_manifest(
+    ctx: PhaseContext, manifest: RunManifest, stop: BaseException, settings: Settings
+) -> None:
+    """A manifest for a run stopped by Ctrl-C or an error, when it landed files.
+
+    Without it those files would be listed only by the next run of the same command (which
+    adopts them), and not at all if nobody runs it. Failing to write it must not hide `stop`.
+    """
+    try:
+        objects = _not_listed_yet(ctx)
+        if not objects:
+            return
+        if isinstance(stop, KeyboardInterrupt):
+            why = "interrupted (Ctrl-C)"
+        elif isinstance(stop, CinelakeError):
+            why = f"stopped by an error ({SecretFilter(settings.secrets()).scrub(str(stop))})"
+        else:
+            why = f"stopped by an unexpected {type(stop).__name__}"
+        manifest.objects = objects
+        manifest.notes.append(f"{why} before the plan finished; run the same command to resume")
+        manifest.options["errors_files"] = [o.key for o in objects if o.structure == "Errors"]
+        manifest.counts["stopped_early"] = 1
+        _count_http(manifest, ctx.client)
+        manifest.finish("partial")
+        manifest.write(ctx.store)
+        manifest.log_finished()
+    except Exception as failure:  # `stop` is what the caller must see, not this
+        log.warning(
+            "the manifest of this stopped run could not be written (%s); the next run of the "
+            "same command lists what this one landed",
+            type(failure).__name__,
+            extra={"event": "tmdb.stopped_manifest_failed"},
+        )
 
 
 def _run_plan(
@@ -218,9 +263,9 @@ def _run_plan(
     details_items = unique([*plan.direct_details, *(c for _, r in phases for c in r.children)])
     first_complete = all(r.complete for _, r in phases)
     if details_items and first_complete and request.plan != "discover":
-        phases.append(
-            ("details", PhaseRunner(ctx, "details", details_items, request.batch_size).run())
-        )
+        details = PhaseRunner(ctx, "details", details_items, request.batch_size)
+        details.prefetched = plan.prefetched
+        phases.append(("details", details.run()))
     complete = first_complete and all(r.complete for _, r in phases)
     rounds: list[_Round] = []
     retry_pending = False
@@ -448,6 +493,8 @@ def _load_or_create_plan(
     if request.plan in {"from-csv", "ids"}:
         first, direct = _id_items(request, store)
         plan.first_items, plan.direct_details = first, direct
+        if first or direct:
+            _ask_first_item(request, client, [*first, *direct][0], plan.prefetched)
     elif request.plan == "discover":
         plan.first_items = _discover_items(request, client, plan.prefetched)
     else:
@@ -594,6 +641,23 @@ def _ids_from_lines(lines: Iterator[bytes] | Any, origin: str) -> Iterator[str]:
         if value not in seen:
             seen.add(value)
             yield value
+
+
+def _ask_first_item(
+    request: TmdbIngestRequest, client: TmdbClient, item: str, prefetched: dict[str, TmdbAnswer]
+) -> None:
+    """An ids plan needs no TMDB answer to be planned, so ask for its first item before the plan
+    is written: a refused key (401 raises here) or a TMDB out of reach then leaves nothing in
+    the lake, and the answer is not asked for twice."""
+    path, params = request_of(item, request.append, {})
+    answer = client.get(path, params)
+    if answer.status is None and answer.error != "interrupted":
+        raise UsageError(
+            f"cannot reach TMDB at {client.base_url}: {answer.endpoint} got no answer "
+            f"({answer.error}); nothing was planned or written, check TMDB_BASE_URL and the network"
+        )
+    if answer.error != "interrupted":
+        prefetched[item] = answer
 
 
 def _discover_items(
