@@ -39,13 +39,16 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
 )
 
 from cinelake import layout
-from cinelake.testing.tmdb_emulator import Catalogue, TmdbEmulator
+from cinelake.errors import UsageError
+from cinelake.testing.tmdb_emulator import RESET, Catalogue, TmdbEmulator
 from cinelake.tmdb import client as client_module
 from cinelake.tmdb import service
-from cinelake.tmdb.engine import MAX_FILE_BYTES, _split
+from cinelake.tmdb.client import TmdbClient
+from cinelake.tmdb.engine import MAX_FILE_BYTES, Deadline, _split
 from cinelake.tmdb.outcomes import Outcome
 from cinelake.tmdb.plans import request_of
 from cinelake.tmdb.retry import RetryPolicy
+from cinelake.tmdb.service import TmdbIngestRequest, run_tmdb_ingest
 
 FIGHT_CLUB = "movie:550"
 BREAKING_BAD = "tv:1396"
@@ -127,6 +130,36 @@ def test_an_unreachable_tmdb_leaves_nothing_in_the_lake_not_even_a_plan(
     assert result.code == 2
     assert "cannot reach TMDB" in result.err and "nothing was planned" in result.err
     assert not Path(local_lake.url).exists()
+
+
+def test_an_unreachable_tmdb_stopped_by_the_deadline_leaves_nothing_in_the_lake(
+    local_lake: Lake,
+) -> None:
+    client = TmdbClient("http://127.0.0.1:9/3", api_key=API_KEY, policy=RetryPolicy(base_delay=0))
+    request = TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids=(FIGHT_CLUB, BREAKING_BAD))
+    with pytest.raises(UsageError, match="cannot reach TMDB"):
+        # Inside the 2 s stop margin from the start: the first refusal ends the run.
+        run_tmdb_ingest(
+            request,
+            settings=local_lake.settings,
+            store=local_lake.store,
+            client=client,
+            deadline=Deadline(1.9),
+        )
+    client.close()
+    assert not Path(local_lake.url).exists()
+
+
+def test_a_first_title_that_never_answers_is_kept_as_a_failure_not_blamed_on_tmdb(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "RetryPolicy", functools.partial(RetryPolicy, base_delay=0))
+    emulator = make_emulator(scripted={"/3/movie/550": [RESET] * 6})
+    env = tmdb_env(emulator, local_lake)
+    result = cli(tmdb_argv(local_lake, "--ids", "movie:550,tv:1396"), env)
+    assert result.code == 1, result.err
+    assert "cannot reach TMDB" not in result.err
+    assert_exactly_once(local_lake.store, {BREAKING_BAD}, {FIGHT_CLUB})
 
 
 def test_the_answer_asked_before_planning_is_not_asked_for_again(

@@ -16,6 +16,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     DAY,
     FAST,
     MOVIES_CSV,
+    RUN_DATE,
     SERIES_CSV,
     Lake,
     SimulatedKill,
@@ -40,8 +41,12 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     tmdb_files,
 )
 
+from cinelake.lake_status import lake_status
+from cinelake.manifest import new_run_id
 from cinelake.store.local import LocalDirStore
 from cinelake.testing.tmdb_emulator import Faults, TmdbEmulator
+from cinelake.tmdb.retry import RetryPolicy
+from cinelake.tmdb.service import TmdbIngestRequest, run_tmdb_ingest
 
 FAULTS = Faults(error_500=0.03, error_503=0.02, reset=0.02, truncate=0.02)
 LOCAL_CSVS = ("--movies", str(MOVIES_CSV), "--series", str(SERIES_CSV))
@@ -496,3 +501,31 @@ def test_a_run_stopped_before_it_landed_anything_writes_no_manifest(
 
     assert manifests(local_lake.store) == []
     assert data_keys(local_lake.store) == set()
+
+
+def test_status_keeps_a_plans_item_counts_after_a_run_stopped_by_ctrl_c(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped run counts no items: the plan's counts stay those of its last full report."""
+    emulator = make_emulator(scripted={"/3/movie/550": [500] * 6})
+    request = TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids=("movie:550", "tv:1396"))
+
+    def run(id_suffix: str) -> Any:
+        # Runs finishing within one second are ordered by run id: the stopped one comes last.
+        client = fast_client(emulator, policy=RetryPolicy(max_attempts=3, base_delay=0))
+        try:
+            run_id = new_run_id()[: -len(id_suffix)] + id_suffix
+            return run_tmdb_ingest(
+                request, settings=local_lake.settings, store=local_lake.store, client=client,
+                run_id=run_id,
+            )  # fmt: skip
+        finally:
+            client.close()
+
+    assert run("00000000").counts["failed"] == 1
+    _kill_at(local_lake, monkeypatch, "/retry1-details/batches/", lambda: run("ffffffff"),
+             KeyboardInterrupt)  # fmt: skip
+
+    rows = {row.source: row for row in lake_status(local_lake.store).rows}
+    assert rows["TMDB Errors"].failed == 1
+    assert rows["TMDB Errors"].records == 2, "the first run's error line and the round's"

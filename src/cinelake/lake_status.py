@@ -202,7 +202,7 @@ def lake_status(store: Store, since: date | None = None, until: date | None = No
             row = rows.setdefault((where[1], where[0]), _RowBuilder())
             row.saw_run(manifest)
             row.saw_object(manifest, obj)
-        if str(manifest.data.get("command", "")).startswith("ingest-tmdb"):
+        if _reports_tmdb_items(manifest.data):
             plan = str((manifest.data.get("options") or {}).get("plan_id") or manifest.key)
             slot = (manifest.day, plan)
             known = tmdb_latest.get(slot)
@@ -248,6 +248,17 @@ def _attribute_tmdb_items(
         row = rows.setdefault((day, ERRORS_SOURCE), _RowBuilder())
         row.saw_run(manifest)
         row.item_counts[plan] = (not_found, failed)
+
+
+def _reports_tmdb_items(data: dict[str, Any]) -> bool:
+    """A run stopped by Ctrl-C or an error lists its files but counts no items: the plan's
+    counts are still those of its last run that reported them."""
+    counts = data.get("counts")
+    return (
+        str(data.get("command", "")).startswith("ingest-tmdb")
+        and isinstance(counts, dict)
+        and "requested" in counts
+    )
 
 
 def _int(value: object) -> int:

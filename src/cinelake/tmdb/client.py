@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from cinelake.errors import ConfigError, TmdbAuthError
 from cinelake.tmdb.ratelimit import TokenBucket
@@ -38,6 +39,8 @@ class TmdbAnswer:
     body: bytes
     attempts: int
     error: str | None = None
+    never_connected: bool = False
+    """The last attempt could not even open a connection: TMDB, not this item, is out of reach."""
 
     @property
     def ok(self) -> bool:
@@ -112,10 +115,13 @@ class TmdbClient:
         last_status: int | None = None
         last_body = b""
         last_error: str | None = None
+        never_connected = False
         while True:
             attempt += 1
             if not self.limiter.acquire(self.remaining):
-                return TmdbAnswer(endpoint, last_status, last_body, attempt - 1, "interrupted")
+                return TmdbAnswer(
+                    endpoint, last_status, last_body, attempt - 1, "interrupted", never_connected
+                )
             if self._refused:
                 raise TmdbAuthError(_AUTH_REFUSED)
             self._count("requests")
@@ -127,6 +133,7 @@ class TmdbClient:
                     timeout=max(0.5, min(self.timeout, self.remaining())),
                 )
                 body = response.content
+                never_connected = False
                 last_status = response.status_code
                 last_body = body
                 last_error = _truncation(response, body)
@@ -141,11 +148,14 @@ class TmdbClient:
             except requests.RequestException as exc:
                 last_status, last_body = None, b""
                 last_error = _describe(exc)
+                never_connected = _never_connected(exc)
             elapsed = time.monotonic() - started
             if attempt >= self.policy.max_attempts or elapsed >= self.policy.max_seconds:
                 break
             if self.stop():
-                return TmdbAnswer(endpoint, last_status, last_body, attempt, "interrupted")
+                return TmdbAnswer(
+                    endpoint, last_status, last_body, attempt, "interrupted", never_connected
+                )
             wait = self.policy.delay(attempt, retry_after)
             if last_status == 429:
                 self.limiter.pause(wait)
@@ -158,7 +168,12 @@ class TmdbClient:
             )
             time.sleep(max(0.0, min(wait, self.remaining())))
         return TmdbAnswer(
-            endpoint, last_status, last_body, attempt, last_error or f"HTTP {last_status}"
+            endpoint,
+            last_status,
+            last_body,
+            attempt,
+            last_error or f"HTTP {last_status}",
+            never_connected,
         )
 
     def _count(self, name: str) -> None:
@@ -193,3 +208,11 @@ def _describe(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectionError):
         return "connection error (reset or refused)"
     return type(exc).__name__
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """Refused, unresolvable, or timed out while connecting: the request never reached TMDB."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)

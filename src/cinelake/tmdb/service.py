@@ -648,13 +648,18 @@ def _ask_first_item(
 ) -> None:
     """An ids plan needs no TMDB answer to be planned, so ask for its first item before the plan
     is written: a refused key (401 raises here) or a TMDB out of reach then leaves nothing in
-    the lake, and the answer is not asked for twice."""
+    the lake, and the answer is not asked for twice.
+
+    Only a connection that never opened means TMDB is out of reach; a reset, a timeout or a 5xx
+    may be this one title's trouble, so it is planned and its failure kept like any other.
+    """
     path, params = request_of(item, request.append, {})
     answer = client.get(path, params)
-    if answer.status is None and answer.error != "interrupted":
+    if answer.never_connected:
+        why = "" if answer.error == "interrupted" else f" ({answer.error})"
         raise UsageError(
-            f"cannot reach TMDB at {client.base_url}: {answer.endpoint} got no answer "
-            f"({answer.error}); nothing was planned or written, check TMDB_BASE_URL and the network"
+            f"cannot reach TMDB at {client.base_url}: no connection could be opened{why}; "
+            "nothing was planned or written, check TMDB_BASE_URL and the network"
         )
     if answer.error != "interrupted":
         prefetched[item] = answer
