@@ -8,6 +8,7 @@ import random
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -445,51 +446,56 @@ def test_files_a_dead_run_left_are_listed_by_one_manifest_only(
 
 
 # A Ctrl-C or a bug is not a SIGKILL: the run lists what it landed before the error goes on ----
-STOPS = pytest.mark.parametrize(
-    ("stop", "said"),
-    [(KeyboardInterrupt, "interrupted (Ctrl-C)"), (RuntimeError, "unexpected RuntimeError")],
+THREE_TITLES = ("movie:550", "movie:149461", "tv:1396")
+
+
+@dataclass(frozen=True)
+class Stopped:
+    run: Callable[[], Any]
+    """The same command again."""
+    said: str
+    """What the stopped run's note must say about why it stopped."""
+
+
+@pytest.fixture(
+    name="stopped",
+    params=[(KeyboardInterrupt, "interrupted (Ctrl-C)"), (RuntimeError, "unexpected RuntimeError")],
     ids=["ctrl-c", "a-bug"],
 )
-
-
-@STOPS
-def test_a_run_stopped_mid_plan_writes_a_manifest_of_what_it_landed(
+def stopped_fixture(
+    request: pytest.FixtureRequest,
     local_lake: Lake,
     emulator: TmdbEmulator,
     monkeypatch: pytest.MonkeyPatch,
-    stop: type[BaseException],
-    said: str,
-) -> None:
-    run = same_command(local_lake, emulator, "movie:550", "movie:149461", "tv:1396", batch_size=1)
-
+) -> Stopped:
+    """A run of three titles, one a batch, stopped as batch 2's marker is about to land."""
+    stop, said = request.param
+    run = same_command(local_lake, emulator, *THREE_TITLES, batch_size=1)
     _kill_at(local_lake, monkeypatch, "/details/batches/000002", run, stop)
+    return Stopped(run, said)
 
-    [stopped] = manifests(local_lake.store)
-    assert stopped["status"] == "partial"
-    assert stopped["counts"]["stopped_early"] == 1
-    assert said in stopped["notes"][-1] and "run the same command" in stopped["notes"][-1]
-    listed = {o["key"] for o in stopped["objects"]}
+
+def test_a_run_stopped_mid_plan_writes_a_manifest_of_what_it_landed(
+    local_lake: Lake, stopped: Stopped
+) -> None:
+    [manifest] = manifests(local_lake.store)
+    assert manifest["status"] == "partial"
+    assert manifest["counts"]["stopped_early"] == 1
+    assert stopped.said in manifest["notes"][-1] and "run the same command" in manifest["notes"][-1]
+    listed = {o["key"] for o in manifest["objects"]}
     assert len(listed) == 2, "batch 1's file and batch 2's file, landed before its marker"
     assert listed == data_keys(local_lake.store)
 
 
-@STOPS
 def test_the_run_after_a_stopped_one_lists_only_the_files_it_landed(
-    local_lake: Lake,
-    emulator: TmdbEmulator,
-    monkeypatch: pytest.MonkeyPatch,
-    stop: type[BaseException],
-    said: str,
+    local_lake: Lake, stopped: Stopped
 ) -> None:
-    run = same_command(local_lake, emulator, "movie:550", "movie:149461", "tv:1396", batch_size=1)
-    _kill_at(local_lake, monkeypatch, "/details/batches/000002", run, stop)
-
-    assert run().status == "succeeded"
+    assert stopped.run().status == "succeeded"
 
     listed = [o["key"] for m in manifests(local_lake.store) for o in m["objects"]]
     assert sorted(listed) == sorted(set(listed)), "a file is listed by two manifests"
     assert set(listed) == data_keys(local_lake.store)
-    assert_exactly_once(local_lake.store, {"movie:550", "movie:149461", "tv:1396"}, set())
+    assert_exactly_once(local_lake.store, set(THREE_TITLES), set())
 
 
 def test_a_run_stopped_before_it_landed_anything_writes_no_manifest(
