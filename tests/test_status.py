@@ -347,6 +347,31 @@ def test_an_unreadable_manifest_is_named_and_skipped(disk_lake: Lake) -> None:
     assert "Raw/_manifests/2025/06/01/broken.json: unreadable" in result.err
 
 
+def test_tmdb_item_counts_of_a_manifest_cinelake_did_not_write_still_count(
+    disk_lake: Lake,
+) -> None:
+    """Only a run stopped by Ctrl-C or an error counts no items; any other count is kept."""
+    run_id = "20250601T000000Z-00000000"
+    manifest = {
+        "schema": "cinelake.run-manifest/1",
+        "run_id": run_id,
+        "command": "ingest-tmdb --ids",
+        "status": "partial",
+        "partition_date": DAY.isoformat(),
+        "started_at": "2025-06-01T00:00:00Z",
+        "finished_at": "2025-06-01T00:00:01Z",
+        "options": {"plan_id": "ids-000000000000"},
+        "counts": {"not_found": 1, "failed": 2},
+        "objects": [],
+        "notes": [],
+    }
+    disk_lake.store.put_bytes(layout.manifest_key(DAY, run_id), json.dumps(manifest).encode())
+
+    rows = {r["source"]: r for r in disk_lake.cli("status", "--json").json()}
+
+    assert (rows["TMDB Errors"]["not_found"], rows["TMDB Errors"]["failed"]) == (1, 2)
+
+
 def test_status_of_a_missing_folder_fails_without_creating_it(clean_env: Path) -> None:
     from cinelake.cli import main
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+import requests
 from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     API_KEY,
     MOVIES_CSV,
@@ -24,7 +26,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
 from cinelake.errors import ConfigError, TmdbAuthError
 from cinelake.testing.tmdb_emulator import RESET, TRUNCATE, TmdbEmulator
 from cinelake.tmdb import client as client_module
-from cinelake.tmdb.client import TmdbClient
+from cinelake.tmdb.client import TmdbAnswer, TmdbClient
 from cinelake.tmdb.ratelimit import TokenBucket
 from cinelake.tmdb.retry import RetryPolicy, parse_retry_after
 
@@ -332,6 +334,101 @@ def test_unreachable_tmdb_is_reported_without_url_or_key() -> None:
     assert answer.attempts == 2
     assert "k3y-SHOULD-NEVER-LEAK-123" not in repr(answer)
     assert "127.0.0.1" not in (answer.error or "")
+
+
+# Out of reach, or one title's trouble ------------------------------------------------------------
+def one_attempt(url: str, **kwargs: Any) -> TmdbAnswer:
+    client = TmdbClient(
+        url, api_key=API_KEY, policy=RetryPolicy(max_attempts=1, base_delay=0), **kwargs
+    )
+    try:
+        return client.get("/movie/550")
+    finally:
+        client.close()
+
+
+def test_a_refused_connection_means_tmdb_is_out_of_reach() -> None:
+    answer = one_attempt("http://127.0.0.1:9/3")
+    assert answer.never_connected
+    assert answer.error == "connection refused or host not found"
+
+
+def test_a_failed_tls_handshake_means_tmdb_is_out_of_reach(emulator: TmdbEmulator) -> None:
+    answer = one_attempt(emulator.base_url.replace("http://", "https://"))
+    assert answer.never_connected
+    assert answer.error == "TLS handshake failed"
+
+
+def test_a_proxy_that_cannot_be_reached_means_tmdb_is_out_of_reach(
+    emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    answer = one_attempt(emulator.base_url)
+    assert answer.never_connected
+    assert answer.error == "the proxy could not be reached"
+
+
+def test_a_reset_connection_is_one_titles_trouble(
+    make_emulator: Callable[..., TmdbEmulator],
+) -> None:
+    emulator = make_emulator(scripted={"/3/movie/550": [RESET]})
+    answer = one_attempt(emulator.base_url)
+    assert not answer.never_connected
+    assert answer.error == "connection reset or closed"
+
+
+def test_tmdb_that_answered_once_was_reached_even_if_it_then_refuses(
+    make_emulator: Callable[..., TmdbEmulator],
+) -> None:
+    emulator = make_emulator(scripted={"/3/movie/550": [503]})
+    client = fast_client(emulator, policy=RetryPolicy(max_attempts=2, base_delay=0))
+
+    def go_away_after_the_first_answer() -> bool:
+        emulator.stop()  # the retry is refused
+        return False
+
+    client.stop = go_away_after_the_first_answer
+    answer = client.get("/movie/550")
+    client.close()
+    assert answer.error == "connection refused or host not found"
+    assert not answer.never_connected
+
+
+class ConnectTimeoutSession(requests.Session):
+    """A connect that times out cannot be arranged on loopback at will: this one always does."""
+
+    def get(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        raise requests.ConnectTimeout("connect timed out")
+
+
+def test_a_connect_timeout_means_tmdb_is_out_of_reach() -> None:
+    answer = one_attempt("http://127.0.0.1:9/3", session=ConnectTimeoutSession())
+    assert answer.never_connected
+    assert answer.error == "timeout while connecting"
+
+
+def test_a_connect_timeout_cut_short_by_the_deadline_proves_nothing() -> None:
+    client = TmdbClient(
+        "http://127.0.0.1:9/3",
+        api_key=API_KEY,
+        policy=RetryPolicy(max_attempts=1, base_delay=0),
+        session=ConnectTimeoutSession(),
+    )
+    client.remaining = lambda: 0.7  # the run's deadline, not TMDB, set a 0.7 s timeout
+    answer = client.get("/movie/550")
+    client.close()
+    assert not answer.never_connected
+
+
+@pytest.mark.parametrize(
+    "url", ["api.themoviedb.org/3", "ftp://api.themoviedb.org/3", "https:///3", ""]
+)
+def test_a_base_url_that_is_not_http_with_a_host_is_refused_before_any_request(url: str) -> None:
+    with pytest.raises(ConfigError, match="TMDB_BASE_URL") as caught:
+        TmdbClient(url, api_key=API_KEY)
+    assert API_KEY not in str(caught.value)
 
 
 # Credentials ------------------------------------------------------------------------------------

@@ -252,12 +252,13 @@ def _attribute_tmdb_items(
 
 def _reports_tmdb_items(data: dict[str, Any]) -> bool:
     """A run stopped by Ctrl-C or an error lists its files but counts no items: the plan's
-    counts are still those of its last run that reported them."""
+    counts are still those of its last run that reported them (none yet, if the first run of
+    a plan was stopped: the next run of the same command counts its errors files)."""
     counts = data.get("counts")
     return (
         str(data.get("command", "")).startswith("ingest-tmdb")
         and isinstance(counts, dict)
-        and "requested" in counts
+        and any(name in counts for name in ("requested", "not_found", "failed"))
     )
 
 

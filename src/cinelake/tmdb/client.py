@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -88,6 +89,12 @@ class TmdbClient:
                 "no TMDB credential: set TMDB_API_KEY (v3 key) or TMDB_READ_ACCESS_TOKEN "
                 "(v4 read token) in .env or the environment"
             )
+        parts = urlsplit(base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(
+                "TMDB_BASE_URL (or --tmdb-base-url) is not an http:// or https:// URL with a "
+                "host: use https://api.themoviedb.org/3 or your emulator's address"
+            )
         self.base_url = base_url.rstrip("/")
         self._params = {} if read_token else {"api_key": api_key or ""}
         self.session = session or requests.Session()
@@ -115,6 +122,7 @@ class TmdbClient:
         last_status: int | None = None
         last_body = b""
         last_error: str | None = None
+        answered = False
         never_connected = False
         while True:
             attempt += 1
@@ -126,14 +134,15 @@ class TmdbClient:
                 raise TmdbAuthError(_AUTH_REFUSED)
             self._count("requests")
             retry_after: float | None = None
+            timeout = max(0.5, min(self.timeout, self.remaining()))
             try:
                 response = self.session.get(
                     f"{self.base_url}{path}",
                     params={**(params or {}), **self._params},
-                    timeout=max(0.5, min(self.timeout, self.remaining())),
+                    timeout=timeout,
                 )
                 body = response.content
-                never_connected = False
+                answered, never_connected = True, False
                 last_status = response.status_code
                 last_body = body
                 last_error = _truncation(response, body)
@@ -148,7 +157,12 @@ class TmdbClient:
             except requests.RequestException as exc:
                 last_status, last_body = None, b""
                 last_error = _describe(exc)
-                never_connected = _never_connected(exc)
+                # A connect timeout our deadline shortened says nothing about TMDB itself.
+                never_connected = (
+                    not answered
+                    and _never_connected(exc)
+                    and not (isinstance(exc, requests.Timeout) and timeout < self.timeout)
+                )
             elapsed = time.monotonic() - started
             if attempt >= self.policy.max_attempts or elapsed >= self.policy.max_seconds:
                 break
@@ -199,20 +213,34 @@ def _truncation(response: requests.Response, body: bytes) -> str | None:
     return None
 
 
+_FAILURE_NAMES: tuple[tuple[type[requests.RequestException], str], ...] = (
+    (requests.ConnectTimeout, "timeout while connecting"),
+    (requests.Timeout, "timeout"),
+    (requests.exceptions.ChunkedEncodingError, "truncated body (connection closed mid-body)"),
+    (requests.exceptions.SSLError, "TLS handshake failed"),
+    (requests.exceptions.ProxyError, "the proxy could not be reached"),
+)
+
+
 def _describe(exc: requests.RequestException) -> str:
     """Name the failure class only: requests' messages embed the URL and its api_key."""
-    if isinstance(exc, requests.Timeout):
-        return "timeout"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "truncated body (connection closed mid-body)"
+    for kind, name in _FAILURE_NAMES:
+        if isinstance(exc, kind):
+            return name
     if isinstance(exc, requests.ConnectionError):
-        return "connection error (reset or refused)"
+        if _never_connected(exc):
+            return "connection refused or host not found"
+        return "connection reset or closed"
     return type(exc).__name__
 
 
 def _never_connected(exc: requests.RequestException) -> bool:
-    """Refused, unresolvable, or timed out while connecting: the request never reached TMDB."""
-    if isinstance(exc, requests.ConnectTimeout):
+    """Refused, unresolvable, timed out while connecting, no TLS session, no proxy: the request
+    never reached TMDB, whatever it asked for."""
+    if isinstance(
+        exc,
+        (requests.ConnectTimeout, requests.exceptions.SSLError, requests.exceptions.ProxyError),
+    ):
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, NewConnectionError)
