@@ -5,14 +5,17 @@ connections, so the retries are real), then runs the real `cinelake` command lin
 processes, exactly as a user would: land the bundled sample CSVs, fetch TMDB for their titles,
 then `status` and `verify`. `--s3` does the same against a local S3 server (moto).
 
-The lake is `./lake`. A lake left there by an earlier demo (it carries a marker) is removed and
-rebuilt, so `make demo` can be re-run at will. Anything else found at `./lake` may be a real
-lake and is never touched: the demo then uses a new date-stamped folder `./lake-demo-<time>`.
+The lake is `./lake`. A lake left there by an earlier demo, exactly as that demo left it (its
+marker lists every file it held), is removed and rebuilt, so `make demo` can be re-run at will.
+Anything else found at `./lake`, including a demo lake someone has since landed files in (it is
+also the default lake of `cinelake` without a bucket), may be a real lake and is never touched:
+the demo then uses a new date-stamped folder `./lake-demo-<time>`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shlex
@@ -60,7 +63,7 @@ def choose_lake(wanted: Path, now: datetime | None = None) -> tuple[Path, str]:
     """Where this demo lands, and a sentence saying why; never deletes what a demo did not make."""
     if not wanted.exists() or (wanted.is_dir() and not any(wanted.iterdir())):
         return wanted, f"a fresh lake in {_display(wanted)}"
-    if wanted.is_dir() and (wanted / MARKER).is_file():
+    if wanted.is_dir() and _left_as_the_demo_left_it(wanted):
         shutil.rmtree(wanted)
         return wanted, f"{_display(wanted)} held the previous demo's lake: removed, starting fresh"
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -68,6 +71,28 @@ def choose_lake(wanted: Path, now: datetime | None = None) -> tuple[Path, str]:
     return other, (
         f"{_display(wanted)} holds something the demo did not make: left untouched; "
         f"this demo lands in {_display(other)}"
+    )
+
+
+def record_demo_lake(folder: Path) -> None:
+    """The marker lists every file the demo left, so a lake used since is never taken for it."""
+    (folder / MARKER).parent.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(json.dumps(_files_of(folder)) + "\n")
+
+
+def _left_as_the_demo_left_it(folder: Path) -> bool:
+    try:
+        recorded = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(recorded == _files_of(folder))
+
+
+def _files_of(folder: Path) -> list[list[str | int]]:
+    return sorted(
+        [str(path.relative_to(folder)), path.stat().st_size, path.stat().st_mtime_ns]
+        for path in folder.rglob("*")
+        if path.is_file() and path != folder / MARKER
     )
 
 
@@ -219,9 +244,11 @@ def _lake(options: argparse.Namespace, env_file: Path) -> Iterator[tuple[str, di
         return
     folder, why = choose_lake(options.lake)
     print(f"demo: {why}")
-    (folder / MARKER).parent.mkdir(parents=True, exist_ok=True)
-    (folder / MARKER).write_text("made by scripts/demo.py; the next demo may remove it\n")
-    yield str(folder), {}
+    record_demo_lake(folder)
+    try:
+        yield str(folder), {}
+    finally:
+        record_demo_lake(folder)
 
 
 def where_to_look(lake: str, env: dict[str, str], env_file: Path, day: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -25,9 +24,8 @@ def load_demo() -> ModuleType:
     return module
 
 
-def run_demo(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.monotonic()
-    result = subprocess.run(
+def run_demo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(DEMO), *args],
         cwd=cwd,
         capture_output=True,
@@ -35,10 +33,9 @@ def run_demo(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], f
         timeout=180,
         check=False,
     )
-    return result, time.monotonic() - started
 
 
-def assert_demo_passed(result: subprocess.CompletedProcess[str], elapsed: float) -> None:
+def assert_demo_passed(result: subprocess.CompletedProcess[str]) -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     echoed = [line for line in out.splitlines() if line.startswith("$ cinelake ")]
@@ -51,15 +48,14 @@ def assert_demo_passed(result: subprocess.CompletedProcess[str], elapsed: float)
     assert "cinelake: verify: intact: 9 objects" in out
     assert "Where to look:" in out and "/Raw/_manifests/" in out
     assert "demo: all steps passed" in out
-    assert elapsed < 60
 
 
 def test_make_demo_lands_checks_and_shows_a_local_lake(clean_env: Path) -> None:
     lake = clean_env / "lake"
 
-    result, elapsed = run_demo("--lake", str(lake), cwd=clean_env)
+    result = run_demo("--lake", str(lake), cwd=clean_env)
 
-    assert_demo_passed(result, elapsed)
+    assert_demo_passed(result)
     day = datetime.now(UTC).date().strftime("%Y/%m/%d")
     assert (lake / "Raw" / "Local" / "CSV" / "Movies" / day / "movies.csv").read_bytes() == (
         REPO / "data" / "sample" / "movies.csv"
@@ -69,9 +65,9 @@ def test_make_demo_lands_checks_and_shows_a_local_lake(clean_env: Path) -> None:
 
 
 def test_make_demo_s3_lands_in_a_local_s3_server(clean_env: Path) -> None:
-    result, elapsed = run_demo("--s3", cwd=clean_env)
+    result = run_demo("--s3", cwd=clean_env)
 
-    assert_demo_passed(result, elapsed)
+    assert_demo_passed(result)
     assert "s3://cinelake-demo/Raw/Local/CSV/Movies/" in result.stdout
     assert not (clean_env / "lake").exists()
 
@@ -83,9 +79,9 @@ def test_a_previous_demo_lake_is_replaced_and_anything_else_is_left_alone(
     fresh, why = demo.choose_lake(tmp_path / "lake")
     assert fresh == tmp_path / "lake" and "fresh" in why
 
-    (tmp_path / "lake" / ".cinelake").mkdir(parents=True)
-    (tmp_path / "lake" / demo.MARKER).write_text("demo")
-    (tmp_path / "lake" / "Raw").mkdir()
+    (tmp_path / "lake" / "Raw").mkdir(parents=True)
+    (tmp_path / "lake" / "Raw" / "demo.csv").write_text("the demo's")
+    demo.record_demo_lake(tmp_path / "lake")
     again, why = demo.choose_lake(tmp_path / "lake")
     assert again == tmp_path / "lake" and "previous demo" in why
     assert not (tmp_path / "lake").exists()
@@ -97,6 +93,20 @@ def test_a_previous_demo_lake_is_replaced_and_anything_else_is_left_alone(
     assert other == tmp_path / "lake-demo-20250601T120000Z"
     assert "left untouched" in why
     assert (tmp_path / "lake" / "Raw" / "precious.csv").read_text() == "mine"
+
+
+def test_a_demo_lake_someone_has_landed_files_in_since_is_left_alone(tmp_path: Path) -> None:
+    """`./lake` is also cinelake's default lake: after a demo, a user may land real data there."""
+    demo = load_demo()
+    (tmp_path / "lake" / "Raw").mkdir(parents=True)
+    demo.record_demo_lake(tmp_path / "lake")
+    (tmp_path / "lake" / "Raw" / "mine.csv").write_text("landed after the demo")
+
+    other, why = demo.choose_lake(tmp_path / "lake", datetime(2025, 6, 1, tzinfo=UTC))
+
+    assert other == tmp_path / "lake-demo-20250601T000000Z"
+    assert "left untouched" in why
+    assert (tmp_path / "lake" / "Raw" / "mine.csv").read_text() == "landed after the demo"
 
 
 def test_the_demo_stops_at_the_first_failing_step(

@@ -494,7 +494,7 @@ def _load_or_create_plan(
         first, direct = _id_items(request, store)
         plan.first_items, plan.direct_details = first, direct
         if first or direct:
-            _ask_first_item(request, client, [*first, *direct][0], plan.prefetched)
+            _ask_first_item(request, client, (first or direct)[0], plan.prefetched)
     elif request.plan == "discover":
         plan.first_items = _discover_items(request, client, plan.prefetched)
     else:
@@ -646,12 +646,12 @@ def _ids_from_lines(lines: Iterator[bytes] | Any, origin: str) -> Iterator[str]:
 def _ask_first_item(
     request: TmdbIngestRequest, client: TmdbClient, item: str, prefetched: dict[str, TmdbAnswer]
 ) -> None:
-    """An ids plan needs no TMDB answer to be planned, so ask for its first item before the plan
-    is written: a refused key (401 raises here) or a TMDB out of reach then leaves nothing in
-    the lake, and the answer is not asked for twice.
+    """Ids and CSV plans need no TMDB answer to be planned, so their first item is asked for
+    before the plan is written: a refused key (401 raises here) or a TMDB out of reach then
+    leaves nothing in the lake, and the answer is not asked for twice.
 
-    Only a connection that never opened means TMDB is out of reach; a reset, a timeout or a 5xx
-    may be this one title's trouble, so it is planned and its failure kept like any other.
+    Only a connection that never opened means TMDB is out of reach; a reset, a read timeout or
+    a 5xx may be this one title's trouble, so it is planned and its failure kept like any other.
     """
     path, params = request_of(item, request.append, {})
     answer = client.get(path, params)
