@@ -44,7 +44,11 @@ def test_verbose_adds_the_traceback(
 
     cli.main(["ingest-csv", "-v", "--movies", str(movies)], environ={})
 
-    assert "Traceback" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert [line for line in err.splitlines() if "error:" in line] == [
+        err.strip().splitlines()[-1]
+    ], "one error line, after the traceback"
 
 
 def test_a_bad_input_error_is_one_line_with_exit_code_2(

@@ -36,6 +36,14 @@ def test_clean_file_has_header_rows_and_no_anomalies(chunk: int) -> None:
     assert seen.anomalies() == []
 
 
+def test_a_header_without_the_pipe_delimiter_is_an_anomaly(chunk: int) -> None:
+    """A semicolon file has one field per line, so no row's field count gives it away."""
+    seen = profile(b"id;tituloPincipal;anoLancamento\ntt1;Central do Brasil;1998\n", chunk)
+    assert seen.header_fields == 1
+    assert seen.bad_field_count_rows == 0
+    assert seen.anomalies() == ["a header without any | (one field): is the file pipe-delimited?"]
+
+
 def test_row_count_excludes_the_header(chunk: int) -> None:
     assert profile(HEADER + b"a|b|c\n" * 1000, chunk).rows == 1000
 

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -102,6 +103,37 @@ def test_nasty_file_lands_byte_for_byte(
 
     assert code == 0
     assert lake.get(csv_key("movies.csv")) == NASTY[nasty]
+
+
+def test_sigterm_stops_a_run_like_ctrl_c_with_a_manifest_of_what_landed(
+    capsys: pytest.CaptureFixture[str], local_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker stop` and `timeout` send SIGTERM: the upload under way is aborted, not left."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    real_put_file = LocalDirStore.put_file
+
+    def sigterm_on_series(self: LocalDirStore, key: str, *args: Any, **kwargs: Any) -> Any:
+        if "/Series/" in key:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_put_file(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(LocalDirStore, "put_file", sigterm_on_series)
+
+    code, _, err = ingest(
+        capsys,
+        local_lake,
+        "--movies",
+        str(sample / "movies.csv"),
+        "--series",
+        str(sample / "series.csv"),
+    )
+
+    assert code == 128 + signal.SIGTERM
+    assert err.strip().splitlines()[-1].startswith("cinelake: error: terminated (SIGTERM)")
+    [manifest_key] = local_lake.manifest_keys()
+    note = local_lake.manifest(manifest_key)["notes"][0]
+    assert "terminated (SIGTERM) after 1 of 2 files" in note
+    assert local_lake.data_keys() == [csv_key("movies.csv")]
 
 
 def test_movies_and_series_land_under_their_dataset_and_zero_padded_date(
@@ -502,7 +534,8 @@ def test_dry_run_writes_nothing(
     assert lake.keys() == []
     assert manifest["options"]["dry_run"] is True
     assert manifest["objects"][0]["details"]["observed"]["bom"] is True
-    assert "not written (dry run)" in err
+    assert "ingest-csv dry run: 1 to write, 0 unchanged" in err
+    assert "nothing was written" in err
 
 
 # Big files: profiled in a process of their own -------------------------------------------------

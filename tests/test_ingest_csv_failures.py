@@ -133,6 +133,18 @@ def test_empty_file_is_refused_naming_it(
     assert moto_lake.keys() == []
 
 
+def test_a_file_name_with_accents_or_spaces_is_refused_with_a_name_to_use(
+    capsys: pytest.CaptureFixture[str], moto_lake: Lake, tmp_path: Path
+) -> None:
+    """`ação` typed on macOS (NFD) and on Linux (NFC) are different keys for the same file."""
+    accented = tmp_path / "filmes ação.csv"
+    accented.write_bytes(b"id|titulo\ntt1|Central do Brasil\n")
+    code, _, err = ingest(capsys, moto_lake.env, "--movies", str(accented))
+    assert code == 2
+    assert_one_error_line(err, str(accented), "no accents or spaces", "filmes-acao.csv")
+    assert moto_lake.keys() == []
+
+
 def test_unknown_dataset_is_refused_naming_it(
     capsys: pytest.CaptureFixture[str], moto_lake: Lake, movies: Path
 ) -> None:

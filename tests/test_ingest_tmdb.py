@@ -162,6 +162,17 @@ def test_a_first_title_that_never_answers_is_kept_as_a_failure_not_blamed_on_tmd
     assert_exactly_once(local_lake.store, {BREAKING_BAD}, {FIGHT_CLUB})
 
 
+def test_a_base_url_without_the_api_version_is_refused_before_planning(
+    local_lake: Lake, emulator: TmdbEmulator
+) -> None:
+    """Every title would come back 404 "not found", and the sealed plan would never ask again."""
+    env = tmdb_env(emulator, local_lake, TMDB_BASE_URL=emulator.base_url.removesuffix("/3"))
+    result = cli(tmdb_argv(local_lake, "--movies", str(MOVIES_CSV)), env)
+    assert result.code == 2
+    assert "must end in the API version" in result.err
+    assert not Path(local_lake.url).exists()
+
+
 def test_the_answer_asked_before_planning_is_not_asked_for_again(
     local_lake: Lake, emulator: TmdbEmulator
 ) -> None:
@@ -169,6 +180,46 @@ def test_the_answer_asked_before_planning_is_not_asked_for_again(
     assert manifest["status"] == "succeeded"
     assert emulator.stats().total_requests == 1
     assert_exactly_once(local_lake.store, {FIGHT_CLUB}, set())
+
+
+def land_csv(lake: Lake, emulator: TmdbEmulator, dataset: str, path: Path) -> None:
+    argv = ["ingest-csv", *lake.argv(), "--date", DAY, "--file", f"{dataset}={path}", "-q"]
+    result = cli(argv, tmdb_env(emulator, lake))
+    assert result.code == 0, result.err
+
+
+def semicolon_copy(source: Path, folder: Path) -> Path:
+    """The same file saved with `;` as its delimiter, as a spreadsheet would."""
+    copy = folder / "filmes.csv"
+    copy.write_bytes(source.read_bytes().replace(b"|", b";"))
+    return copy
+
+
+def test_a_landed_csv_without_an_id_column_is_skipped_with_a_note_not_fatal(
+    local_lake: Lake, emulator: TmdbEmulator, tmp_path: Path
+) -> None:
+    land_csv(local_lake, emulator, "Movies", semicolon_copy(MOVIES_CSV, tmp_path))
+    land_csv(local_lake, emulator, "Series", SERIES_CSV)
+
+    manifest = ingest_json(local_lake, emulator)
+
+    assert manifest["status"] == "succeeded"
+    assert any("filmes.csv has no `id` column" in note for note in manifest["notes"])
+    assert landed(local_lake.store).records
+    assert all(i.startswith(("find-tv:", "tv:")) for i in landed(local_lake.store).records)
+
+
+def test_a_date_whose_landed_csvs_have_no_id_column_is_refused_before_any_request(
+    local_lake: Lake, emulator: TmdbEmulator, tmp_path: Path
+) -> None:
+    land_csv(local_lake, emulator, "Movies", semicolon_copy(MOVIES_CSV, tmp_path))
+
+    result = cli(tmdb_argv(local_lake), tmdb_env(emulator, local_lake))
+
+    assert result.code == 2
+    assert "no landed CSV of 2025-05-01 has ids to look up" in result.err
+    assert emulator.stats().total_requests == 0
+    assert not list(local_lake.store.list("Raw/_state/"))
 
 
 def test_ids_plan_resolves_imdb_ids_and_fetches_each_title_once(

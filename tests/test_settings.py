@@ -198,6 +198,37 @@ def test_bucket_region_wins_over_a_shell_wide_aws_region(tmp_path: Path) -> None
     assert settings.region == "sa-east-1"
 
 
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("CAMINHO_DO_ARQUIVO_LOCAL_MOVIE", "CAMINHO_DO_ARQUIVO_LOCAL_MOVIES"),
+        ("NOME_DO_BUCKET", "NOME_DO_BUCKET_S3"),
+        ("aws_secret_acess_key", "aws_secret_access_key"),
+    ],
+)
+def test_a_misspelt_name_in_the_env_file_is_warned_about_without_its_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str, meant: str
+) -> None:
+    from cinelake.cli import main
+
+    env_file = write_env_file(tmp_path, f"{written}=value-never-shown\nDATABASE_URL=other-tool\n")
+    (tmp_path / "lake").mkdir()
+
+    main(["status", "--env-file", str(env_file), "--lake", str(tmp_path / "lake")], environ={})
+
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"cinelake: warning: {env_file}: {written} is not a setting cinelake reads; "
+        f"did you mean {meant}?"
+    ]
+
+
+@pytest.mark.parametrize("region", ["São Paulo", "sa east 1", "SA-EAST-1"])
+def test_a_region_that_is_not_a_region_code_is_an_error_naming_the_variable(region: str) -> None:
+    with pytest.raises(ConfigError, match=r"REGIAO_DO_BUCKET .* is not a region code.*sa-east-1"):
+        load_settings(environ={"REGIAO_DO_BUCKET": region})
+
+
 @pytest.mark.parametrize("lake", ["s3://bad bucket", "s3://bucket?x=1/prefix"])
 def test_unusable_bucket_name_is_an_error_naming_where_it_comes_from(lake: str) -> None:
     with pytest.raises(ConfigError, match=r"not a valid bucket name.*") as caught:

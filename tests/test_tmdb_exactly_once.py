@@ -4,6 +4,7 @@ duplicate an item across all the files of a date."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import time
@@ -496,6 +497,30 @@ def test_the_run_after_a_stopped_one_lists_only_the_files_it_landed(
     assert sorted(listed) == sorted(set(listed)), "a file is listed by two manifests"
     assert set(listed) == data_keys(local_lake.store)
     assert_exactly_once(local_lake.store, set(THREE_TITLES), set())
+
+
+def test_sigterm_stops_a_run_like_ctrl_c_and_its_manifest_says_so(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker stop` and `timeout` send SIGTERM: without a handler nothing would list the files."""
+    real_put = LocalDirStore.put_bytes
+
+    def put_then_sigterm(self: LocalDirStore, key: str, *args: Any, **kwargs: Any) -> Any:
+        landed = real_put(self, key, *args, **kwargs)
+        if "/details/batches/000001" in key:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return landed
+
+    monkeypatch.setattr(LocalDirStore, "put_bytes", put_then_sigterm)
+    argv = tmdb_argv(local_lake, "--ids", ",".join(THREE_TITLES), "--batch-size", "1")
+
+    result = cli(argv, tmdb_env(emulator, local_lake))
+
+    assert result.code == 128 + signal.SIGTERM
+    assert result.err.strip().splitlines()[-1].startswith("cinelake: error: terminated (SIGTERM)")
+    [manifest] = manifests(local_lake.store)
+    assert "terminated (SIGTERM)" in manifest["notes"][-1]
+    assert {o["key"] for o in manifest["objects"]} == data_keys(local_lake.store)
 
 
 def test_a_run_stopped_before_it_landed_anything_writes_no_manifest(

@@ -11,14 +11,18 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 from cinelake import __version__, env_names
-from cinelake.errors import CinelakeError, InputError
+from cinelake.errors import CinelakeError, InputError, Terminated
 from cinelake.logs import SecretFilter, configure_logging
 from cinelake.settings import Settings, load_settings
 
@@ -172,8 +176,12 @@ def run_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
                 "; ".join(anomalies),
                 extra={"event": "csv.anomalies", "key": obj.key, "anomalies": anomalies},
             )
-    where = "not written (dry run)" if args.dry_run else manifest.key
-    summary(args, f"ingest-csv {manifest.status}: {counts}; manifest {where} in {manifest.lake}")
+    if args.dry_run:
+        counts = counts.replace(" written", " to write")
+        summary(args, f"ingest-csv dry run: {counts}; nothing was written to {manifest.lake}")
+    else:
+        where = f"manifest {manifest.key} in {manifest.lake}"
+        summary(args, f"ingest-csv {manifest.status}: {counts}; {where}")
     return 0 if manifest.status == "succeeded" else 1
 
 
@@ -224,15 +232,18 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             scrubber = configure_logging(verbosity=verbosity, json_format=json_logs)
         scrubber.set_secrets(settings.secrets())
         func: Command = args.func
-        return func(args, settings)
+        with _sigterm_stops_like_ctrl_c():
+            return func(args, settings)
     except CinelakeError as exc:
         return _fail(args, scrubber, str(exc), exc.exit_code, json_logs)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
         return _fail(
             args,
             scrubber,
-            "interrupted; what landed stays landed, re-run to resume",
-            130,
+            f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; what landed stays "
+            "landed, re-run to resume",
+            128 + signal.SIGTERM if terminated else 130,
             json_logs,
         )
     except Exception as exc:  # a bug or an unmapped library error: still one scrubbed line
@@ -246,11 +257,28 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         )
 
 
+@contextmanager
+def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
+    """Without this, SIGTERM ends the process on the spot: no manifest for what landed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _fail(
     args: argparse.Namespace, scrubber: SecretFilter, message: str, code: int, json_logs: bool
 ) -> int:
     if args.verbose:
-        log.exception("failed")
+        log.info("traceback of the error reported below", exc_info=True)
     if json_logs:
         log.error(message, extra={"event": "command.failed", "exit_code": code})
     else:

@@ -78,3 +78,8 @@ class LakeUnavailable(UsageError):
 
 class TmdbAuthError(UsageError):
     """TMDB refused the credential (401 / status_code 7): stop at once, never hammer."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`docker stop`, `timeout`, a scheduler) stops a run the way Ctrl-C does: the
+    upload under way is aborted and what landed gets its manifest."""

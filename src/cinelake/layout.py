@@ -6,6 +6,7 @@ S3 keys always use `/` and zero-padded dates; never `os.path.join`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 RAW = "Raw"
@@ -85,6 +86,20 @@ def day_of(year: str, month: str, day: str) -> date | None:
 def check_file_name(name: str) -> None:
     if not _SAFE_NAME.match(name) or name in {".", ".."}:
         raise ValueError(f"{name!r} cannot be used in a lake key")
+
+
+def safe_file_name(name: str) -> str:
+    """A name `check_file_name` accepts, for the error that refuses `name`.
+
+    Accents and spaces are kept out of keys on purpose: `ação` typed on macOS (NFD) and on
+    Linux (NFC) are different bytes, so the same file would land under two keys.
+    """
+    ascii_only = "".join(
+        c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
+    )
+    dashed = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_only).lstrip("._-")
+    dashed = re.sub(r"-+(?=\.)", "", dashed)
+    return dashed if dashed and dashed not in {".", ".."} else "file.csv"
 
 
 def is_lake_key(key: object) -> bool:

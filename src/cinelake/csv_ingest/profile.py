@@ -45,6 +45,8 @@ class CsvProfile:
 
     def anomalies(self) -> list[str]:
         found = []
+        if self.header is not None and self.header_fields == 1:
+            found.append("a header without any | (one field): is the file pipe-delimited?")
         if self.bad_field_count_rows:
             found.append(
                 f"{self.bad_field_count_rows} rows whose field count differs from the header "

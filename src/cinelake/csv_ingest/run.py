@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from cinelake import layout
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler, profile_path
-from cinelake.errors import InputError, ObjectConflict, RunError, StoreError
+from cinelake.errors import InputError, ObjectConflict, RunError, StoreError, Terminated
 from cinelake.logs import set_run_id
 from cinelake.manifest import (
     ManifestObject,
@@ -103,7 +103,9 @@ def check_sources(sources: tuple[CsvSource, ...]) -> None:
             layout.check_file_name(path.name)
         except ValueError:
             raise InputError(
-                f"{label}: the file name cannot be used in an S3 key; rename it"
+                f"{label}: the file name may hold only letters, digits, '.', '_' and '-' (no "
+                f"accents or spaces) to be a lake key; rename it, e.g. to "
+                f"{layout.safe_file_name(path.name)}"
             ) from None
         slot = f"{source.dataset}/{path.name}"
         if slot in seen:
@@ -194,8 +196,9 @@ def _ingest(
 
 def _stopped_note(stop: BaseException, landed: int, total: int) -> str:
     if isinstance(stop, KeyboardInterrupt):
+        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
         return (
-            f"interrupted after {landed} of {total} files; the file being landed was not (its "
+            f"{how} after {landed} of {total} files; the file being landed was not (its "
             "upload was aborted): run the same command to finish"
         )
     return (

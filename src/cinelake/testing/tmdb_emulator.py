@@ -693,9 +693,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     defaults = EmulatorConfig()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--api-key", default=defaults.api_key, help="accepted v3 api_key")
     parser.add_argument(
-        "--read-token", default=defaults.read_token, help="accepted v4 Bearer token"
+        "--api-key",
+        default=defaults.api_key,
+        help="accepted v3 api_key, for TMDB_API_KEY (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--read-token",
+        default=defaults.read_token,
+        help="accepted v4 Bearer token, for TMDB_READ_ACCESS_TOKEN (default: %(default)s)",
     )
     parser.add_argument("--rate-limit", type=float, default=None, help="requests/s; default none")
     parser.add_argument(

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cinelake import layout
-from cinelake.errors import CinelakeError, InputError, ObjectConflict, RunError, UsageError
+from cinelake.errors import (
+    CinelakeError,
+    InputError,
+    ObjectConflict,
+    RunError,
+    Terminated,
+    UsageError,
+)
 from cinelake.lake_status import manifest_keys, manifest_objects, read_manifest
 from cinelake.logs import SecretFilter, set_run_id
 from cinelake.manifest import ManifestObject, RunManifest, new_run_id
@@ -121,7 +128,19 @@ class _Plan:
     stamp: str
     first_items: list[str]
     direct_details: list[str] = field(default_factory=list)
+    skipped_sources: list[str] = field(default_factory=list)
+    """Landed CSVs whose ids could not be read, each with why: a note in every manifest."""
     prefetched: dict[str, TmdbAnswer] = field(default_factory=dict)
+
+    @classmethod
+    def saved(cls, spec: PlanSpec, body: dict[str, Any]) -> _Plan:
+        return cls(
+            spec,
+            body["stamp"],
+            body["first_items"],
+            body["direct_details"],
+            body.get("skipped_sources", []),
+        )
 
 
 def run_tmdb_ingest(
@@ -178,6 +197,7 @@ def run_tmdb_ingest(
         ctx.plan_id = plan.spec.plan_id()
         ctx.stamp = plan.stamp
         manifest.options["plan_id"] = ctx.plan_id
+        manifest.notes.extend(plan.skipped_sources)
         try:
             complete_marker = _run_plan(ctx, plan, request, manifest)
         except (KeyboardInterrupt, Exception) as stop:
@@ -217,7 +237,9 @@ def _write_stopped_manifest(
         objects = _not_listed_yet(ctx)
         if not objects:
             return
-        if isinstance(stop, KeyboardInterrupt):
+        if isinstance(stop, Terminated):
+            why = "terminated (SIGTERM)"
+        elif isinstance(stop, KeyboardInterrupt):
             why = "interrupted (Ctrl-C)"
         elif isinstance(stop, CinelakeError):
             why = f"stopped by an error ({SecretFilter(settings.secrets()).scrub(str(stop))})"
@@ -484,15 +506,19 @@ def _load_or_create_plan(
     for spec in specs:
         plan_key = f"{layout.state_prefix(request.run_date, spec.plan_id())}plan.json"
         if store.head(plan_key) is not None:
-            saved = parse_checkpoint(plan_key, store.get_bytes(plan_key))
-            return _Plan(spec, saved["stamp"], saved["first_items"], saved["direct_details"])
+            return _Plan.saved(spec, parse_checkpoint(plan_key, store.get_bytes(plan_key)))
     spec = specs[0]
     plan_key = f"{layout.state_prefix(request.run_date, spec.plan_id())}plan.json"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     plan = _Plan(spec, stamp, [], [])
     if request.plan in {"from-csv", "ids"}:
-        first, direct = _id_items(request, store)
+        first, direct, plan.skipped_sources = _id_items(request, store)
         plan.first_items, plan.direct_details = first, direct
+        if plan.skipped_sources and not (first or direct):
+            raise InputError(
+                f"no landed CSV of {request.run_date} has ids to look up: "
+                f"{'; '.join(plan.skipped_sources)}; land the right file or pass --movies/--series"
+            )
         if first or direct:
             _ask_first_item(request, client, (first or direct)[0], plan.prefetched)
     elif request.plan == "discover":
@@ -507,6 +533,7 @@ def _load_or_create_plan(
         "inputs": spec.inputs,
         "first_items": plan.first_items,
         "direct_details": plan.direct_details,
+        "skipped_sources": plan.skipped_sources,
     }
     try:
         store.put_bytes(plan_key, json.dumps(body, sort_keys=True).encode(), {META_RUN_ID: run_id})
@@ -516,7 +543,7 @@ def _load_or_create_plan(
             "another run created this plan first; following its checkpoint",
             extra={"event": "tmdb.plan_race", "plan_id": spec.plan_id()},
         )
-        return _Plan(spec, saved["stamp"], saved["first_items"], saved["direct_details"])
+        return _Plan.saved(spec, saved)
     return plan
 
 
@@ -525,7 +552,7 @@ def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
     if request.plan == "ids":
         # The titles, not their spelling: movie:0550, " movie:550" and a CRLF copy of an ids
         # file name the same plan, so the same titles never land twice in one partition.
-        first, direct = _id_items(request, store)
+        first, direct, _ = _id_items(request, store)
         titles = "\n".join(sorted([*first, *direct])).encode()
         return {"ids_sha256": hashlib.sha256(titles).hexdigest()}
     if request.plan == "from-csv":
@@ -558,7 +585,12 @@ def _ids_identity_0_1_0(request: TmdbIngestRequest) -> dict[str, Any]:
     return {"ids": list(request.ids), "ids_file": ids_file}
 
 
-def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list[str]]:
+def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list[str], list[str]]:
+    """The lookups and the direct details of an ids or CSV plan, and the landed CSVs skipped.
+
+    A landed file without an `id` column (a semicolon file, say) is skipped, not fatal: the raw
+    zone keeps it for good, and it must not stop the date's other files from being looked up.
+    """
     if request.plan == "ids":
         texts = [(t, "--ids") for t in request.ids]
         if request.ids_file is not None:
@@ -571,17 +603,28 @@ def _id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list
             )
         first = [t for t in ordered if t.startswith("find:")]
         direct = [t for t in ordered if not t.startswith("find:")]
-        return first, direct
+        return first, direct, []
     finds: list[str] = []
+    skipped: list[str] = []
     for dataset, kind in (("Movies", "find-movie"), ("Series", "find-tv")):
         path = request.movies_path if dataset == "Movies" else request.series_path
         if path is not None:
             finds.extend(f"{kind}:{i}" for i in _csv_ids_from_file(path))
         elif request.movies_path is None and request.series_path is None:
             for info in store.list(layout.csv_prefix(dataset, request.run_date)):
-                finds.extend(f"{kind}:{i}" for i in _csv_ids_from_lake(store, info.key))
+                try:
+                    finds.extend(f"{kind}:{i}" for i in _csv_ids_from_lake(store, info.key))
+                except _NoIdColumn:
+                    skipped.append(
+                        f"{info.key} has no `id` column in its header (is it pipe-delimited?): "
+                        "its titles were not looked up"
+                    )
     # A title listed in both CSVs is looked up once, as the first CSV saw it.
-    return unique(finds, key=lambda item: item.partition(":")[2]), []
+    return unique(finds, key=lambda item: item.partition(":")[2]), [], skipped
+
+
+class _NoIdColumn(InputError):
+    pass
 
 
 def _ids_file_lines(path: Path) -> Iterator[tuple[str, str]]:
@@ -628,7 +671,7 @@ def _ids_from_lines(lines: Iterator[bytes] | Any, origin: str) -> Iterator[str]:
         if column is None:
             header = line.lstrip("\ufeff").split("|")
             if "id" not in header:
-                raise InputError(f"{origin}: no `id` column in the header; is it a cinelake CSV?")
+                raise _NoIdColumn(f"{origin}: no `id` column in the header; is it a cinelake CSV?")
             column = header.index("id")
             continue
         fields = line.split("|")
@@ -660,6 +703,12 @@ def _ask_first_item(
         raise UsageError(
             f"cannot reach TMDB at {client.base_url}: no connection could be opened{why}; "
             "nothing was planned or written, check TMDB_BASE_URL and the network"
+        )
+    if item.startswith("find") and answer.status == 404:
+        raise UsageError(
+            f"TMDB_BASE_URL {client.base_url}: /find answered 404, which TMDB never does at "
+            "its API's address (an unknown IMDb id gets empty results); the URL must end in "
+            "the API version, e.g. https://api.themoviedb.org/3; nothing was planned or written"
         )
     if answer.error != "interrupted":
         prefetched[item] = answer
