@@ -222,6 +222,44 @@ def test_a_date_whose_landed_csvs_have_no_id_column_is_refused_before_any_reques
     assert not list(local_lake.store.list("Raw/_state/"))
 
 
+def test_a_csv_landed_later_the_same_day_adds_only_its_new_titles(
+    local_lake: Lake, emulator: TmdbEmulator
+) -> None:
+    land_csv(local_lake, emulator, "Movies", MOVIES_CSV)
+    assert ingest_json(local_lake, emulator)["status"] == "succeeded"
+    land_csv(local_lake, emulator, "Series", SERIES_CSV)
+
+    second = ingest_json(local_lake, emulator)
+
+    expected = expected_from_csv()
+    movies_only = expected_from_csv(series=None)
+    assert second["status"] == "succeeded"
+    assert second["counts"]["requested"] == len(expected.finds) - len(movies_only.finds)
+    assert any("were already looked up for this date" in note for note in second["notes"])
+    assert_exactly_once(local_lake.store, expected.records, set(expected.unknown))
+    assert emulator.stats().by_endpoint["find"] == len(expected.finds)
+
+
+def test_titles_of_an_unsealed_plan_are_asked_again_by_the_next_one_not_lost(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan with a retry pending is never resumed once the files changed: nothing is left out."""
+    monkeypatch.setattr(client_module, "RetryPolicy", functools.partial(RetryPolicy, base_delay=0))
+    first_find = expected_from_csv(series=None).finds[0].partition(":")[2]
+    emulator = make_emulator(scripted={f"/3/find/{first_find}": [500] * 6})
+    land_csv(local_lake, emulator, "Movies", MOVIES_CSV)
+    unsealed = cli([*tmdb_argv(local_lake), "--json", "-q"], tmdb_env(emulator, local_lake))
+    assert unsealed.manifest()["counts"]["failed"] == 1
+    land_csv(local_lake, emulator, "Series", SERIES_CSV)
+
+    second = ingest_json(local_lake, emulator)
+
+    expected = expected_from_csv()
+    assert second["counts"]["requested"] == len(expected.finds)
+    every_title = {*expected.details, f"find-movie:{first_find}"}
+    assert landed(local_lake.store).records.keys() >= every_title
+
+
 def test_ids_plan_resolves_imdb_ids_and_fetches_each_title_once(
     lake: Lake, emulator: TmdbEmulator
 ) -> None:

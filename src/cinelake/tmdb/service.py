@@ -128,8 +128,8 @@ class _Plan:
     stamp: str
     first_items: list[str]
     direct_details: list[str] = field(default_factory=list)
-    skipped_sources: list[str] = field(default_factory=list)
-    """Landed CSVs whose ids could not be read, each with why: a note in every manifest."""
+    notes: list[str] = field(default_factory=list)
+    """What was left out when the plan was made, and why: every manifest of the plan says it."""
     prefetched: dict[str, TmdbAnswer] = field(default_factory=dict)
 
     @classmethod
@@ -139,7 +139,7 @@ class _Plan:
             body["stamp"],
             body["first_items"],
             body["direct_details"],
-            body.get("skipped_sources", []),
+            body.get("notes", []),
         )
 
 
@@ -197,7 +197,7 @@ def run_tmdb_ingest(
         ctx.plan_id = plan.spec.plan_id()
         ctx.stamp = plan.stamp
         manifest.options["plan_id"] = ctx.plan_id
-        manifest.notes.extend(plan.skipped_sources)
+        manifest.notes.extend(plan.notes)
         try:
             complete_marker = _run_plan(ctx, plan, request, manifest)
         except (KeyboardInterrupt, Exception) as stop:
@@ -512,13 +512,16 @@ def _load_or_create_plan(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     plan = _Plan(spec, stamp, [], [])
     if request.plan in {"from-csv", "ids"}:
-        first, direct, plan.skipped_sources = _id_items(request, store)
-        plan.first_items, plan.direct_details = first, direct
-        if plan.skipped_sources and not (first or direct):
+        first, direct, skipped = _id_items(request, store)
+        if skipped and not (first or direct):
             raise InputError(
                 f"no landed CSV of {request.run_date} has ids to look up: "
-                f"{'; '.join(plan.skipped_sources)}; land the right file or pass --movies/--series"
+                f"{'; '.join(skipped)}; land the right file or pass --movies/--series"
             )
+        plan.notes.extend(skipped)
+        if request.plan == "from-csv":
+            first = _not_looked_up_yet(store, request.run_date, first, plan.notes)
+        plan.first_items, plan.direct_details = first, direct
         if first or direct:
             _ask_first_item(request, client, (first or direct)[0], plan.prefetched)
     elif request.plan == "discover":
@@ -533,7 +536,7 @@ def _load_or_create_plan(
         "inputs": spec.inputs,
         "first_items": plan.first_items,
         "direct_details": plan.direct_details,
-        "skipped_sources": plan.skipped_sources,
+        "notes": plan.notes,
     }
     try:
         store.put_bytes(plan_key, json.dumps(body, sort_keys=True).encode(), {META_RUN_ID: run_id})
@@ -545,6 +548,38 @@ def _load_or_create_plan(
         )
         return _Plan.saved(spec, saved)
     return plan
+
+
+def _not_looked_up_yet(store: Store, day: date, finds: list[str], notes: list[str]) -> list[str]:
+    """The lookups no sealed CSV plan of this date has made already.
+
+    A CSV landed later the same day (series after movies, say) makes a new plan, since the
+    plan is named by the landed files; without this it would fetch every earlier title again.
+    Only sealed plans count: a plan left unfinished is never resumed once the files changed,
+    so its titles are asked again here rather than lost.
+    """
+    day_prefix = f"{layout.STATE}/tmdb/{layout.date_path(day)}/"
+    keys = [o.key for o in store.list(day_prefix)]
+    sealed = {
+        key.removeprefix(day_prefix).split("/")[0]
+        for key in keys
+        if key.endswith("/complete.json") and key.removeprefix(day_prefix).startswith("from-csv-")
+    }
+    looked_up: dict[str, str] = {}
+    for key in keys:
+        plan_id, _, rest = key.removeprefix(day_prefix).partition("/")
+        phase = rest.split("/")[0]
+        if plan_id in sealed and "/batches/" in rest and phase.split("-")[-1] == "find":
+            for item in parse_checkpoint(key, store.get_bytes(key))["items"]:
+                looked_up.setdefault(item.partition(":")[2], plan_id)
+    left_out = [item for item in finds if item.partition(":")[2] in looked_up]
+    if left_out:
+        plans = sorted({looked_up[item.partition(":")[2]] for item in left_out})
+        notes.append(
+            f"{len(left_out)} titles were already looked up for this date by plan "
+            f"{', '.join(plans)} and were left out of this one"
+        )
+    return [item for item in finds if item.partition(":")[2] not in looked_up]
 
 
 def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
