@@ -136,6 +136,27 @@ def test_sigterm_stops_a_run_like_ctrl_c_with_a_manifest_of_what_landed(
     assert local_lake.data_keys() == [csv_key("movies.csv")]
 
 
+def test_a_sigterm_while_the_manifest_is_written_waits_for_it(
+    capsys: pytest.CaptureFixture[str], local_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cinelake.manifest import RunManifest
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    real_write = RunManifest.write
+
+    def sigterm_then_write(self: RunManifest, store: Any) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        real_write(self, store)
+
+    monkeypatch.setattr(RunManifest, "write", sigterm_then_write)
+
+    code, _, _ = ingest(capsys, local_lake, "--movies", str(sample / "movies.csv"))
+
+    assert code == 128 + signal.SIGTERM
+    assert len(local_lake.manifest_keys()) == 1
+    assert local_lake.data_keys() == [csv_key("movies.csv")]
+
+
 def test_movies_and_series_land_under_their_dataset_and_zero_padded_date(
     capsys: pytest.CaptureFixture[str], lake: Lake, tmp_path: Path
 ) -> None:

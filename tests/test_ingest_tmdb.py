@@ -240,6 +240,64 @@ def test_a_csv_landed_later_the_same_day_adds_only_its_new_titles(
     assert emulator.stats().by_endpoint["find"] == len(expected.finds)
 
 
+def test_the_same_titles_with_another_append_list_are_fetched_again(
+    local_lake: Lake, emulator: TmdbEmulator
+) -> None:
+    land_csv(local_lake, emulator, "Movies", MOVIES_CSV)
+    first = ingest_json(local_lake, emulator)
+
+    second = ingest_json(local_lake, emulator, "--append", "credits,videos")
+
+    assert second["counts"]["requested"] == first["counts"]["requested"] > 0
+
+
+def test_a_lookup_that_failed_for_good_gets_another_chance_in_the_next_plan(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
+) -> None:
+    first_find = expected_from_csv(series=None).finds[0].partition(":")[2]
+    emulator = make_emulator(scripted={f"/3/find/{first_find}": [422]})
+    land_csv(local_lake, emulator, "Movies", MOVIES_CSV)
+    sealed = cli([*tmdb_argv(local_lake), "--json", "-q"], tmdb_env(emulator, local_lake))
+    assert sealed.manifest()["counts"]["failed"] == 1
+    land_csv(local_lake, emulator, "Series", SERIES_CSV)
+
+    second = ingest_json(local_lake, emulator)
+
+    new_titles = len(expected_from_csv().finds) - len(expected_from_csv(series=None).finds)
+    assert second["counts"]["requested"] == new_titles + 1
+    assert f"find-movie:{first_find}" in landed(local_lake.store).records
+
+
+def test_a_title_not_found_as_a_series_is_still_looked_up_as_a_movie(
+    local_lake: Lake, emulator: TmdbEmulator, tmp_path: Path
+) -> None:
+    (tmp_path / "s").mkdir()
+    (tmp_path / "m").mkdir()
+    series = tmp_path / "s" / "series.csv"
+    series.write_text("id|tituloPincipal\ntt0137523|Clube da Luta (filed as a series)\n")
+    movies = tmp_path / "m" / "movies.csv"
+    movies.write_text("id|tituloPincipal\ntt0137523|Clube da Luta\n")
+    land_csv(local_lake, emulator, "Series", series)
+    assert ingest_json(local_lake, emulator)["counts"]["not_found"] == 1
+    land_csv(local_lake, emulator, "Movies", movies)
+
+    ingest_json(local_lake, emulator)
+
+    assert FIGHT_CLUB in landed(local_lake.store).records
+
+
+def test_id_values_that_are_not_imdb_ids_are_not_looked_up(
+    local_lake: Lake, emulator: TmdbEmulator, tmp_path: Path
+) -> None:
+    movies = tmp_path / "movies.csv"
+    movies.write_text("id|tituloPincipal\ntt0137523/|garbled\n\\N|null\ntt0137523|Clube da Luta\n")
+
+    manifest = ingest_json(local_lake, emulator, "--movies", str(movies))
+
+    assert manifest["counts"]["requested"] == 1
+    assert emulator.stats().paths["/3/find/tt0137523"] == 1
+
+
 def test_titles_of_an_unsealed_plan_are_asked_again_by_the_next_one_not_lost(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:

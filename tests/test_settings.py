@@ -204,6 +204,10 @@ def test_bucket_region_wins_over_a_shell_wide_aws_region(tmp_path: Path) -> None
         ("CAMINHO_DO_ARQUIVO_LOCAL_MOVIE", "CAMINHO_DO_ARQUIVO_LOCAL_MOVIES"),
         ("NOME_DO_BUCKET", "NOME_DO_BUCKET_S3"),
         ("aws_secret_acess_key", "aws_secret_access_key"),
+        (
+            "CAMINHO_DO_ARQUIVO_LOCAL_FILMES",
+            "CAMINHO_DO_ARQUIVO_LOCAL_MOVIES or CAMINHO_DO_ARQUIVO_LOCAL_SERIES",
+        ),
     ],
 )
 def test_a_misspelt_name_in_the_env_file_is_warned_about_without_its_value(
@@ -223,10 +227,35 @@ def test_a_misspelt_name_in_the_env_file_is_warned_about_without_its_value(
     ]
 
 
-@pytest.mark.parametrize("region", ["São Paulo", "sa east 1", "SA-EAST-1"])
+@pytest.mark.parametrize("name", ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SQS", "DATABASE_URL"])
+def test_names_of_other_tools_in_the_env_file_get_no_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    from cinelake.cli import main
+
+    env_file = write_env_file(tmp_path, f"{name}=http://localhost:4566\n")
+    (tmp_path / "lake").mkdir()
+
+    main(["status", "--env-file", str(env_file), "--lake", str(tmp_path / "lake")], environ={})
+
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("region", ["São Paulo", "sa east 1", "123"])
 def test_a_region_that_is_not_a_region_code_is_an_error_naming_the_variable(region: str) -> None:
-    with pytest.raises(ConfigError, match=r"REGIAO_DO_BUCKET .* is not a region code.*sa-east-1"):
-        load_settings(environ={"REGIAO_DO_BUCKET": region})
+    from cinelake.store import open_store
+
+    settings = load_settings(environ={"REGIAO_DO_BUCKET": region, "NOME_DO_BUCKET_S3": "b"})
+    with pytest.raises(ConfigError, match=r"REGIAO_DO_BUCKET.*is not a region code.*sa-east-1"):
+        open_store(settings, check=False)
+
+
+def test_a_region_is_not_judged_when_the_lake_is_a_folder(tmp_path: Path) -> None:
+    """A shell-wide AWS_DEFAULT_REGION of another tool must not stop a local run."""
+    from cinelake.store import open_store
+
+    settings = load_settings(environ={"AWS_DEFAULT_REGION": "Not A Region"})
+    open_store(settings, check=False)
 
 
 @pytest.mark.parametrize("lake", ["s3://bad bucket", "s3://bucket?x=1/prefix"])

@@ -523,6 +523,34 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_its_manifest_says_so(
     assert {o["key"] for o in manifest["objects"]} == data_keys(local_lake.store)
 
 
+def test_a_second_sigterm_while_the_stopped_run_writes_its_manifest_waits_for_it(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cinelake.manifest import RunManifest
+
+    real_put, real_write = LocalDirStore.put_bytes, RunManifest.write
+
+    def put_then_sigterm(self: LocalDirStore, key: str, *args: Any, **kwargs: Any) -> Any:
+        landed = real_put(self, key, *args, **kwargs)
+        if "/details/batches/000001" in key:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return landed
+
+    def sigterm_then_write(self: RunManifest, store: Any) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # `timeout` and a user pressing twice
+        real_write(self, store)
+
+    monkeypatch.setattr(LocalDirStore, "put_bytes", put_then_sigterm)
+    monkeypatch.setattr(RunManifest, "write", sigterm_then_write)
+    argv = tmdb_argv(local_lake, "--ids", ",".join(THREE_TITLES), "--batch-size", "1")
+
+    result = cli(argv, tmdb_env(emulator, local_lake))
+
+    assert result.code == 128 + signal.SIGTERM
+    [manifest] = manifests(local_lake.store)
+    assert {o["key"] for o in manifest["objects"]} == data_keys(local_lake.store)
+
+
 def test_a_run_stopped_before_it_landed_anything_writes_no_manifest(
     local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-from cinelake import __version__, env_names
+from cinelake import __version__, env_names, stopping
 from cinelake.errors import CinelakeError, InputError, Terminated
 from cinelake.logs import SecretFilter, configure_logging
 from cinelake.settings import Settings, load_settings
@@ -259,19 +259,26 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
 
 @contextmanager
 def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
-    """Without this, SIGTERM ends the process on the spot: no manifest for what landed."""
+    """Without this, SIGTERM ends the process on the spot: no manifest for what landed.
+
+    Both signals wait while a manifest is being written (see `cinelake.stopping`).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def terminate(signum: int, frame: FrameType | None) -> None:
-        raise Terminated
+        stopping.stop(Terminated())
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        stopping.stop(KeyboardInterrupt())
+
+    previous = signal.signal(signal.SIGTERM, terminate), signal.signal(signal.SIGINT, interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
 
 
 def _fail(

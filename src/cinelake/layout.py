@@ -94,12 +94,15 @@ def safe_file_name(name: str) -> str:
     Accents and spaces are kept out of keys on purpose: `ação` typed on macOS (NFD) and on
     Linux (NFC) are different bytes, so the same file would land under two keys.
     """
-    ascii_only = "".join(
-        c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
-    )
-    dashed = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_only).lstrip("._-")
-    dashed = re.sub(r"-+(?=\.)", "", dashed)
-    return dashed if dashed and dashed not in {".", ".."} else "file.csv"
+    stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+
+    def ascii_part(text: str) -> str:
+        kept = "".join(
+            c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+        )
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", kept).strip("._-")
+
+    return f"{ascii_part(stem) or 'file'}{dot}{ascii_part(suffix)}"
 
 
 def is_lake_key(key: object) -> bool:

@@ -135,7 +135,7 @@ def load_settings(
 
     return Settings(
         lake=_normalise_lake(lake),
-        region=_region(cli.get("region") or pick(env_names.REGION)),
+        region=cli.get("region") or pick(env_names.REGION),
         profile=cli.get("profile") or pick(env_names.PROFILE),
         endpoint_url=_endpoint(cli.get("endpoint_url") or pick(env_names.ENDPOINT_URL)),
         movies_path=_path(cli.get("movies_path") or pick(env_names.MOVIES_PATH)),
@@ -174,21 +174,30 @@ def _read_env_file(env_file: Path | None) -> Mapping[str, str | None]:
     return values
 
 
+_MISSPELT = 0.85
+"""How alike (difflib's ratio) a name must be to one of ours to be taken for a misspelling."""
+
+
 def _warn_about_misspelt_names(env_file: Path, values: Mapping[str, str | None]) -> None:
     """A misspelt name is silently unset (a movies path, a bucket: the run then lands elsewhere
     or less); names unlike any of ours belong to other tools and are left alone."""
     for name in values:
-        if name in env_names.EVERY_NAME:
+        # botocore reads AWS_ENDPOINT_URL_<SERVICE> for every service: not ours to judge.
+        if name in env_names.EVERY_NAME or name.startswith("AWS_ENDPOINT_URL_"):
             continue
-        close = difflib.get_close_matches(name, env_names.EVERY_NAME, n=1, cutoff=0.85)
-        if close:
-            log.warning(
-                "%s: %s is not a setting cinelake reads; did you mean %s?",
-                env_file,
-                name,
-                close[0],
-                extra={"event": "config.misspelt_name"},
-            )
+        scores = {k: difflib.SequenceMatcher(None, name, k).ratio() for k in env_names.EVERY_NAME}
+        best = max(scores.values())
+        if best < _MISSPELT:
+            continue
+        # `..._LOCAL_FILMES` is as close to MOVIES as to SERIES: name both, never guess.
+        meant = sorted(k for k, score in scores.items() if score >= best - 0.02)
+        log.warning(
+            "%s: %s is not a setting cinelake reads; did you mean %s?",
+            env_file,
+            name,
+            " or ".join(meant),
+            extra={"event": "config.misspelt_name"},
+        )
 
 
 def _check_agreement(names: tuple[str, ...], values: Mapping[str, str]) -> None:
@@ -232,19 +241,6 @@ def _endpoint(value: str | None) -> str | None:
         raise ConfigError(
             f"AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL {value!r} is not a URL; write it with its "
             "scheme, e.g. http://localhost:9000"
-        )
-    return value
-
-
-_REGION_CODE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-"""botocore's own rule for a region name, which it only checks deep in a command."""
-
-
-def _region(value: str | None) -> str | None:
-    if value is not None and not _REGION_CODE.match(value):
-        raise ConfigError(
-            f"REGIAO_DO_BUCKET (or AWS_REGION) {value!r} is not a region code: use the code, "
-            "such as sa-east-1 for São Paulo or us-east-1 for N. Virginia"
         )
     return value
 

@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
-from cinelake import layout
+from cinelake import layout, stopping
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler, profile_path
 from cinelake.errors import InputError, ObjectConflict, RunError, StoreError, Terminated
 from cinelake.logs import set_run_id
@@ -162,13 +162,14 @@ def _ingest(
             profiling = first if number == 0 else ProfileProcess.for_big_file(source.path)
             with profiling or nullcontext():
                 entry = _land_one(source, request, store, run_id, progress, apart=profiling)
+            with stopping.manifest_write():
+                manifest.objects.append(entry)
         except (KeyboardInterrupt, Exception) as stop:
             # What landed before a Ctrl-C or an unforeseen error keeps a manifest, so every
             # object stays traceable; the error is raised again once it is written.
             interrupted = stop
-            manifest.notes.append(_stopped_note(stop, number, len(request.sources)))
+            manifest.notes.append(_stopped_note(stop, len(manifest.objects), len(request.sources)))
             break
-        manifest.objects.append(entry)
         log.info(
             "%s %s (%s B)",
             entry.state,
@@ -176,11 +177,24 @@ def _ingest(
             entry.bytes,
             extra={"event": f"csv.{entry.state}", "key": entry.key, "run_id": run_id},
         )
+    with stopping.manifest_write():
+        _finish(manifest, request, store, interrupted)
+    if interrupted:
+        raise interrupted
+    return manifest
+
+
+def _finish(
+    manifest: RunManifest,
+    request: CsvIngestRequest,
+    store: Store,
+    interrupted: BaseException | None,
+) -> None:
     states = [o.state for o in manifest.objects]
     manifest.counts = {s: states.count(s) for s in ("written", "unchanged", "conflict", "failed")}
     manifest.finish(status_from_states(states, stopped_early=interrupted is not None))
     if interrupted and (request.dry_run or not manifest.objects):
-        raise interrupted
+        return
     if not request.dry_run:
         try:
             manifest.write(store)
@@ -189,17 +203,14 @@ def _ingest(
             errors = [o.error or o.key for o in manifest.objects if o.state == "failed"]
             raise RunError("; ".join([*errors, str(exc)])) from None
     manifest.log_finished()
-    if interrupted:
-        raise interrupted
-    return manifest
 
 
 def _stopped_note(stop: BaseException, landed: int, total: int) -> str:
     if isinstance(stop, KeyboardInterrupt):
         how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
         return (
-            f"{how} after {landed} of {total} files; the file being landed was not (its "
-            "upload was aborted): run the same command to finish"
+            f"{how} after {landed} of {total} files; a file being landed was not (its upload "
+            "was aborted): run the same command to finish"
         )
     return (
         f"stopped by an unexpected {type(stop).__name__} after {landed} of {total} files; run "

@@ -66,6 +66,7 @@ def aws_session(settings: Settings, region: str | None = None) -> boto3.Session:
 def s3_client(settings: Settings) -> S3Client:
     """A boto3 S3 client built from settings (not from whatever the process env holds)."""
     from botocore.config import Config
+    from botocore.exceptions import InvalidRegionError
 
     session = aws_session(settings)
     concurrency = settings.max_concurrency or TransferSettings().max_concurrency
@@ -80,7 +81,13 @@ def s3_client(settings: Settings) -> S3Client:
         connect_timeout=10,
         read_timeout=120,
     )
-    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    try:
+        return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    except InvalidRegionError:
+        raise ConfigError(
+            f"region {settings.region!r} (REGIAO_DO_BUCKET, AWS_REGION or AWS_DEFAULT_REGION) "
+            "is not a region code: use one such as sa-east-1 (São Paulo) or us-east-1"
+        ) from None
 
 
 def _transfer(settings: Settings) -> TransferSettings:

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from cinelake import layout
+from cinelake import layout, stopping
 from cinelake.errors import (
     CinelakeError,
     InputError,
@@ -45,6 +45,7 @@ from cinelake.tmdb.engine import (
 )
 from cinelake.tmdb.plans import (
     DEFAULT_APPEND,
+    IMDB_ID,
     MAX_DISCOVER_PAGE,
     PlanSpec,
     changes_windows,
@@ -208,12 +209,13 @@ def run_tmdb_ingest(
     finally:
         if own_client:
             client.close()
-    _count_http(manifest, client)
-    manifest.write(store)
-    if complete_marker is not None:
-        # Only after the manifest: a crash in between must not leave files no manifest lists.
-        store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
-    manifest.log_finished()
+    with stopping.manifest_write():
+        _count_http(manifest, client)
+        manifest.write(store)
+        if complete_marker is not None:
+            # Only after the manifest: a crash in between must not leave files no manifest lists.
+            store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
+        manifest.log_finished()
     return manifest
 
 
@@ -234,25 +236,8 @@ def _write_stopped_manifest(
     adopts them), and not at all if nobody runs it. Failing to write it must not hide `stop`.
     """
     try:
-        objects = _not_listed_yet(ctx)
-        if not objects:
-            return
-        if isinstance(stop, Terminated):
-            why = "terminated (SIGTERM)"
-        elif isinstance(stop, KeyboardInterrupt):
-            why = "interrupted (Ctrl-C)"
-        elif isinstance(stop, CinelakeError):
-            why = f"stopped by an error ({SecretFilter(settings.secrets()).scrub(str(stop))})"
-        else:
-            why = f"stopped by an unexpected {type(stop).__name__}"
-        manifest.objects = objects
-        manifest.notes.append(f"{why} before the plan finished; run the same command to resume")
-        manifest.options["errors_files"] = [o.key for o in objects if o.structure == "Errors"]
-        manifest.counts["stopped_early"] = 1
-        _count_http(manifest, ctx.client)
-        manifest.finish("partial")
-        manifest.write(ctx.store)
-        manifest.log_finished()
+        with stopping.manifest_write():
+            _stopped_manifest(ctx, manifest, stop, settings)
     except Exception as failure:  # `stop` is what the caller must see, not this
         log.warning(
             "the manifest of this stopped run could not be written (%s); the next run of the "
@@ -260,6 +245,30 @@ def _write_stopped_manifest(
             type(failure).__name__,
             extra={"event": "tmdb.stopped_manifest_failed"},
         )
+
+
+def _stopped_manifest(
+    ctx: PhaseContext, manifest: RunManifest, stop: BaseException, settings: Settings
+) -> None:
+    objects = _not_listed_yet(ctx)
+    if not objects:
+        return
+    if isinstance(stop, Terminated):
+        why = "terminated (SIGTERM)"
+    elif isinstance(stop, KeyboardInterrupt):
+        why = "interrupted (Ctrl-C)"
+    elif isinstance(stop, CinelakeError):
+        why = f"stopped by an error ({SecretFilter(settings.secrets()).scrub(str(stop))})"
+    else:
+        why = f"stopped by an unexpected {type(stop).__name__}"
+    manifest.objects = objects
+    manifest.notes.append(f"{why} before the plan finished; run the same command to resume")
+    manifest.options["errors_files"] = [o.key for o in objects if o.structure == "Errors"]
+    manifest.counts["stopped_early"] = 1
+    _count_http(manifest, ctx.client)
+    manifest.finish("partial")
+    manifest.write(ctx.store)
+    manifest.log_finished()
 
 
 def _run_plan(
@@ -520,7 +529,7 @@ def _load_or_create_plan(
             )
         plan.notes.extend(skipped)
         if request.plan == "from-csv":
-            first = _not_looked_up_yet(store, request.run_date, first, plan.notes)
+            first = _not_looked_up_yet(store, request, first, plan.notes)
         plan.first_items, plan.direct_details = first, direct
         if first or direct:
             _ask_first_item(request, client, (first or direct)[0], plan.prefetched)
@@ -550,36 +559,66 @@ def _load_or_create_plan(
     return plan
 
 
-def _not_looked_up_yet(store: Store, day: date, finds: list[str], notes: list[str]) -> list[str]:
-    """The lookups no sealed CSV plan of this date has made already.
+def _not_looked_up_yet(
+    store: Store, request: TmdbIngestRequest, finds: list[str], notes: list[str]
+) -> list[str]:
+    """The lookups no sealed CSV plan of this date has finished already.
 
     A CSV landed later the same day (series after movies, say) makes a new plan, since the
     plan is named by the landed files; without this it would fetch every earlier title again.
-    Only sealed plans count: a plan left unfinished is never resumed once the files changed,
-    so its titles are asked again here rather than lost.
+    A lookup counts as finished only in a sealed plan with the same `--append`, as the same
+    kind (a series id may still be a movie), found unknown or landed with all its details: a
+    plan left unfinished is never resumed once the files changed, and a title that failed gets
+    another chance, so those are asked again here rather than lost.
     """
-    day_prefix = f"{layout.STATE}/tmdb/{layout.date_path(day)}/"
-    keys = [o.key for o in store.list(day_prefix)]
-    sealed = {
-        key.removeprefix(day_prefix).split("/")[0]
-        for key in keys
-        if key.endswith("/complete.json") and key.removeprefix(day_prefix).startswith("from-csv-")
-    }
-    looked_up: dict[str, str] = {}
-    for key in keys:
-        plan_id, _, rest = key.removeprefix(day_prefix).partition("/")
-        phase = rest.split("/")[0]
-        if plan_id in sealed and "/batches/" in rest and phase.split("-")[-1] == "find":
-            for item in parse_checkpoint(key, store.get_bytes(key))["items"]:
-                looked_up.setdefault(item.partition(":")[2], plan_id)
-    left_out = [item for item in finds if item.partition(":")[2] in looked_up]
+    day_prefix = f"{layout.STATE}/tmdb/{layout.date_path(request.run_date)}/"
+    by_plan: dict[str, list[str]] = {}
+    for info in store.list(day_prefix):
+        plan_id, _, rest = info.key.removeprefix(day_prefix).partition("/")
+        if plan_id.startswith("from-csv-"):
+            by_plan.setdefault(plan_id, []).append(rest)
+    finished: dict[str, str] = {}
+    for plan_id, files in sorted(by_plan.items()):
+        if "complete.json" not in files or "plan.json" not in files:
+            continue
+        plan_key = f"{day_prefix}{plan_id}/plan.json"
+        saved = parse_checkpoint(plan_key, store.get_bytes(plan_key))
+        if saved.get("request", {}).get("append") != list(request.append):
+            continue
+        for item in _finished_lookups(store, f"{day_prefix}{plan_id}/", sorted(files)):
+            finished.setdefault(item, plan_id)
+    left_out = [item for item in finds if item in finished]
     if left_out:
-        plans = sorted({looked_up[item.partition(":")[2]] for item in left_out})
+        plans = sorted({finished[item] for item in left_out})
         notes.append(
             f"{len(left_out)} titles were already looked up for this date by plan "
             f"{', '.join(plans)} and were left out of this one"
         )
-    return [item for item in finds if item.partition(":")[2] not in looked_up]
+    return [item for item in finds if item not in finished]
+
+
+def _finished_lookups(store: Store, plan_prefix: str, files: list[str]) -> list[str]:
+    """A sealed plan's lookups found unknown, or landed with every detail they led to.
+
+    `files` are sorted, so `find` comes before `retry1-find`: a later round's answer wins.
+    """
+    lookups: dict[str, dict[str, Any]] = {}
+    details_landed: set[str] = set()
+    for name in files:
+        phase, _, rest = name.partition("/")
+        if not rest.startswith("batches/"):
+            continue
+        items = parse_checkpoint(plan_prefix + name, store.get_bytes(plan_prefix + name))["items"]
+        if phase.split("-")[-1] == "find":
+            lookups.update(items)
+        else:
+            details_landed.update(i for i, entry in items.items() if entry["state"] == "landed")
+    return [
+        item
+        for item, entry in lookups.items()
+        if entry["state"] == "not_found"
+        or (entry["state"] == "landed" and set(entry.get("children", [])) <= details_landed)
+    ]
 
 
 def _input_identity(request: TmdbIngestRequest, store: Store) -> dict[str, Any]:
@@ -713,7 +752,7 @@ def _ids_from_lines(lines: Iterator[bytes] | Any, origin: str) -> Iterator[str]:
         if len(fields) <= column:
             continue
         value = fields[column].strip()
-        if value == last or not value.startswith("tt"):
+        if value == last or not IMDB_ID.match(value):  # `\N`, a repeated header, garbage
             continue
         last = value
         if value not in seen:
