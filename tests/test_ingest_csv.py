@@ -157,6 +157,28 @@ def test_a_sigterm_while_the_manifest_is_written_waits_for_it(
     assert local_lake.data_keys() == [csv_key("movies.csv")]
 
 
+def test_a_sigint_ignored_when_cinelake_started_stays_ignored(
+    capsys: pytest.CaptureFixture[str], local_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cinelake ingest-csv &` in a script ignores SIGINT: a Ctrl-C meant for the script."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    real_put_file = LocalDirStore.put_file
+
+    def sigint_then_put(self: LocalDirStore, key: str, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_put_file(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(LocalDirStore, "put_file", sigint_then_put)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code, _, _ = ingest(capsys, local_lake, "--movies", str(sample / "movies.csv"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert code == 0
+    assert local_lake.data_keys() == [csv_key("movies.csv")]
+
+
 def test_movies_and_series_land_under_their_dataset_and_zero_padded_date(
     capsys: pytest.CaptureFixture[str], lake: Lake, tmp_path: Path
 ) -> None:

@@ -715,6 +715,30 @@ def test_a_run_stopped_between_files_still_writes_the_manifest_of_what_landed(
     assert [o.key for o in store.list("Raw/Local/")] == [csv_key("movies.csv")]
 
 
+def test_a_stop_after_an_object_landed_but_before_its_profile_still_lists_it(
+    movies_then_series: CsvIngestRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big file's profile may still be running when its upload ends: a stop then lists it."""
+    from cinelake.csv_ingest import run
+
+    store = LocalDirStore(tmp_path / "lake")
+    real_record = run._record_landed
+
+    def landed_then_ctrl_c(entry: Any, landed: Any) -> None:
+        real_record(entry, landed)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "_record_landed", landed_then_ctrl_c)
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_csv(movies_then_series, store, progress=None)
+
+    [manifest_info] = list(store.list("Raw/_manifests/"))
+    [listed] = json.loads(store.get_bytes(manifest_info.key))["objects"]
+    assert (listed["key"], listed["state"]) == (csv_key("movies.csv"), "written")
+    assert "its profile was not finished" in listed["details"]["stopped"]
+
+
 # Sources that change under a run, and the profiling process -----------------------------------
 
 

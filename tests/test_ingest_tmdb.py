@@ -298,6 +298,21 @@ def test_id_values_that_are_not_imdb_ids_are_not_looked_up(
     assert emulator.stats().paths["/3/find/tt0137523"] == 1
 
 
+def test_a_damaged_checkpoint_of_a_sealed_plan_does_not_stop_the_next_csv_plan(
+    local_lake: Lake, emulator: TmdbEmulator
+) -> None:
+    land_csv(local_lake, emulator, "Movies", MOVIES_CSV)
+    sealed = ingest_json(local_lake, emulator)
+    plan_key = f"{layout.state_prefix(RUN_DATE, sealed['options']['plan_id'])}plan.json"
+    (Path(local_lake.url) / plan_key).write_bytes(b'{"truncated')
+    land_csv(local_lake, emulator, "Series", SERIES_CSV)
+
+    second = ingest_json(local_lake, emulator)
+
+    assert second["status"] == "succeeded"
+    assert second["counts"]["requested"] == len(expected_from_csv().finds)
+
+
 def test_titles_of_an_unsealed_plan_are_asked_again_by_the_next_one_not_lost(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:

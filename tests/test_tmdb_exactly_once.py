@@ -551,6 +551,27 @@ def test_a_second_sigterm_while_the_stopped_run_writes_its_manifest_waits_for_it
     assert {o["key"] for o in manifest["objects"]} == data_keys(local_lake.store)
 
 
+def test_a_sigterm_as_the_client_closes_finds_the_manifest_written(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cinelake.tmdb.client import TmdbClient
+
+    real_close = TmdbClient.close
+
+    def sigterm_then_close(self: TmdbClient) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        real_close(self)
+
+    monkeypatch.setattr(TmdbClient, "close", sigterm_then_close)
+    argv = tmdb_argv(local_lake, "--ids", ",".join(THREE_TITLES))
+
+    result = cli(argv, tmdb_env(emulator, local_lake))
+
+    assert result.code == 128 + signal.SIGTERM
+    [manifest] = manifests(local_lake.store)
+    assert {o["key"] for o in manifest["objects"]} == data_keys(local_lake.store)
+
+
 def test_a_run_stopped_before_it_landed_anything_writes_no_manifest(
     local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

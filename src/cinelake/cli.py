@@ -273,12 +273,18 @@ def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
     def interrupt(signum: int, frame: FrameType | None) -> None:
         stopping.stop(KeyboardInterrupt())
 
-    previous = signal.signal(signal.SIGTERM, terminate), signal.signal(signal.SIGINT, interrupt)
+    handlers = {signal.SIGTERM: terminate, signal.SIGINT: interrupt}
+    previous = {
+        number: signal.signal(number, handler)
+        for number, handler in handlers.items()
+        # Ignored when started (`cmd &` in a script ignores SIGINT): stays ignored.
+        if signal.getsignal(number) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous[0])
-        signal.signal(signal.SIGINT, previous[1])
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _fail(

@@ -102,7 +102,8 @@ def safe_file_name(name: str) -> str:
         )
         return re.sub(r"[^A-Za-z0-9._-]+", "-", kept).strip("._-")
 
-    return f"{ascii_part(stem) or 'file'}{dot}{ascii_part(suffix)}"
+    suffix = ascii_part(suffix)
+    return f"{ascii_part(stem) or 'file'}{dot if suffix else ''}{suffix}"
 
 
 def is_lake_key(key: object) -> bool:

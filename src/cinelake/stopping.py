@@ -1,7 +1,8 @@
 """A stop request (SIGTERM, Ctrl-C) waits while a manifest is being written.
 
 Objects that landed must end up named by a manifest: a stop in the middle of writing one would
-leave them unnamed, so the stop waits the few milliseconds the write takes, then goes on.
+leave them unnamed, so the stop waits the few milliseconds the write takes, then goes on; a
+second stop request goes through at once.
 Signal handlers run in the main thread only, as do manifest writes: plain globals suffice.
 """
 
@@ -15,10 +16,14 @@ _pending: BaseException | None = None
 
 
 def stop(request: BaseException) -> None:
-    """Raise `request` now, or as soon as the manifest write under way is done."""
+    """Raise `request` now, or as soon as the manifest write under way is done.
+
+    A second request does not wait: a write that hangs (an S3 endpoint gone quiet) must not
+    leave the user without a way out.
+    """
     global _pending  # noqa: PLW0603 - one process, one main thread
-    if _depth:
-        _pending = _pending or request
+    if _depth and _pending is None:
+        _pending = request
         return
     raise request
 

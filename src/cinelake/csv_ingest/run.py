@@ -158,16 +158,21 @@ def _ingest(
     )
     interrupted: BaseException | None = None
     for number, source in enumerate(request.sources):
+        entry = _new_entry(source, request)
         try:
             profiling = first if number == 0 else ProfileProcess.for_big_file(source.path)
             with profiling or nullcontext():
-                entry = _land_one(source, request, store, run_id, progress, apart=profiling)
+                _land_one(entry, source, request, store, run_id, progress=progress, apart=profiling)
             with stopping.manifest_write():
                 manifest.objects.append(entry)
         except (KeyboardInterrupt, Exception) as stop:
             # What landed before a Ctrl-C or an unforeseen error keeps a manifest, so every
             # object stays traceable; the error is raised again once it is written.
             interrupted = stop
+            if entry.state in {"written", "unchanged"} and entry not in manifest.objects:
+                # Stopped after its object landed (waiting for its profile, say): listed too.
+                entry.details["stopped"] = "landed before the stop; its profile was not finished"
+                manifest.objects.append(entry)
             manifest.notes.append(_stopped_note(stop, len(manifest.objects), len(request.sources)))
             break
         log.info(
@@ -208,6 +213,8 @@ def _finish(
 def _stopped_note(stop: BaseException, landed: int, total: int) -> str:
     if isinstance(stop, KeyboardInterrupt):
         how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        if landed == total:
+            return f"{how} as the run was finishing; all {total} files were dealt with"
         return (
             f"{how} after {landed} of {total} files; a file being landed was not (its upload "
             "was aborted): run the same command to finish"
@@ -218,18 +225,10 @@ def _stopped_note(stop: BaseException, landed: int, total: int) -> str:
     )
 
 
-def _land_one(
-    source: CsvSource,
-    request: CsvIngestRequest,
-    store: Store,
-    run_id: str,
-    progress: ProgressFactory | None,
-    *,
-    apart: ProfileProcess | None,
-) -> ManifestObject:
-    key = layout.csv_key(source.dataset, request.run_date, source.path.name)
-    entry = ManifestObject(
-        key=key,
+def _new_entry(source: CsvSource, request: CsvIngestRequest) -> ManifestObject:
+    """`failed` until the store says the object landed: whatever stops the run, it lists."""
+    return ManifestObject(
+        key=layout.csv_key(source.dataset, request.run_date, source.path.name),
         source=str(source.path),
         bytes=None,
         sha256=None,
@@ -237,6 +236,20 @@ def _land_one(
         state="failed",
         structure=source.dataset,
     )
+
+
+def _land_one(
+    entry: ManifestObject,
+    source: CsvSource,
+    request: CsvIngestRequest,
+    store: Store,
+    run_id: str,
+    *,
+    progress: ProgressFactory | None,
+    apart: ProfileProcess | None,
+) -> None:
+    """Land `source`, filling its `entry`; a failure is recorded there, never raised."""
+    key = entry.key
     checked: CsvProfile | None = None
     try:
         entry.bytes = source.path.stat().st_size
@@ -249,16 +262,16 @@ def _land_one(
             f"{source.path}: could not be read any more ({exc.strerror or exc}); nothing "
             f"landed at {key}, restore the file and re-run"
         )
-        return entry
+        return
     except RunError as exc:
         entry.error = f"{exc}; nothing landed at {key}, re-run"
-        return entry
+        return
     if checked is not None:
         entry.records = checked.rows
         entry.details["observed"] = checked.to_dict()
         if request.strict and checked.anomalies():
             entry.error = f"refused by --strict: {'; '.join(checked.anomalies())}"
-            return entry
+            return
         if request.dry_run:
             found = store.compare_file(key, source.path)
             predicted: dict[str, tuple[ObjectState, str]] = {
@@ -267,7 +280,7 @@ def _land_one(
                 "different": ("conflict", "different bytes already landed: would refuse"),
             }
             entry.state, entry.details["dry_run"] = predicted[found]
-            return entry
+            return
     metadata = {META_RUN_ID: run_id, META_SOURCE: quote(source.path.name)}
     bar = progress(key, entry.bytes or 0) if progress else None
     _upload(entry, source.path, store, metadata, overwrite=request.overwrite, bar=bar, apart=apart)
@@ -278,7 +291,6 @@ def _land_one(
             f"{source.path} changed after the --strict check and landed with "
             f"{'; '.join(anomalies)}; {key} stays (raw data is never deleted): check it"
         )
-    return entry
 
 
 def _upload(

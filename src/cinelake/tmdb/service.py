@@ -206,16 +206,16 @@ def run_tmdb_ingest(
             # again; the error is raised again once it is written.
             _write_stopped_manifest(ctx, manifest, stop, settings)
             raise
+        with stopping.manifest_write():  # before the client closes: a stop then waits for it
+            _count_http(manifest, client)
+            manifest.write(store)
+            if complete_marker is not None:
+                # Only after the manifest: a crash in between must not leave files unlisted.
+                store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
+            manifest.log_finished()
     finally:
         if own_client:
             client.close()
-    with stopping.manifest_write():
-        _count_http(manifest, client)
-        manifest.write(store)
-        if complete_marker is not None:
-            # Only after the manifest: a crash in between must not leave files no manifest lists.
-            store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
-        manifest.log_finished()
     return manifest
 
 
@@ -582,10 +582,20 @@ def _not_looked_up_yet(
         if "complete.json" not in files or "plan.json" not in files:
             continue
         plan_key = f"{day_prefix}{plan_id}/plan.json"
-        saved = parse_checkpoint(plan_key, store.get_bytes(plan_key))
-        if saved.get("request", {}).get("append") != list(request.append):
+        try:
+            saved = parse_checkpoint(plan_key, store.get_bytes(plan_key))
+            if saved["request"]["append"] != list(request.append):
+                continue
+            done = _finished_lookups(store, f"{day_prefix}{plan_id}/", sorted(files))
+        except (RunError, LookupError, TypeError, ValueError, AttributeError):
+            # A damaged checkpoint of a finished plan: its titles are asked again, not lost.
+            log.warning(
+                "plan %s has a damaged checkpoint; titles it looked up may be looked up again",
+                plan_id,
+                extra={"event": "tmdb.sealed_plan_unreadable", "plan_id": plan_id},
+            )
             continue
-        for item in _finished_lookups(store, f"{day_prefix}{plan_id}/", sorted(files)):
+        for item in done:
             finished.setdefault(item, plan_id)
     left_out = [item for item in finds if item in finished]
     if left_out:
