@@ -13,9 +13,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -134,3 +135,23 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def signal_self_first(
+    monkeypatch: pytest.MonkeyPatch,
+    owner: type,
+    method: str,
+    signum: int,
+    when: Callable[..., bool] = lambda *args, **kwargs: True,
+) -> None:
+    """`owner.method` sends `signum` to this process, then does its job: the signal arrives at
+    that exact point of a run, with no timing involved (`when` picks the calls, by their
+    arguments). The CLI's own handler turns it into the stop the test looks at."""
+    real = getattr(owner, method)
+
+    def signalled(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if when(*args, **kwargs):
+            os.kill(os.getpid(), signum)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, method, signalled)

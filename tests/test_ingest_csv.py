@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import signal_self_first
 from lakes import DAY_PATH, Lake, csv_key, open_lake
 
 from cinelake import checksums
@@ -110,14 +111,11 @@ def test_sigterm_stops_a_run_like_ctrl_c_with_a_manifest_of_what_landed(
 ) -> None:
     """`docker stop` and `timeout` send SIGTERM: the upload under way is aborted, not left."""
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
-    real_put_file = LocalDirStore.put_file
 
-    def sigterm_on_series(self: LocalDirStore, key: str, *args: Any, **kwargs: Any) -> Any:
-        if "/Series/" in key:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_put_file(self, key, *args, **kwargs)
+    def on_series(key: str, *args: Any, **kwargs: Any) -> bool:
+        return "/Series/" in key
 
-    monkeypatch.setattr(LocalDirStore, "put_file", sigterm_on_series)
+    signal_self_first(monkeypatch, LocalDirStore, "put_file", signal.SIGTERM, on_series)
 
     code, _, err = ingest(
         capsys,
@@ -142,13 +140,7 @@ def test_a_sigterm_while_the_manifest_is_written_waits_for_it(
     from cinelake.manifest import RunManifest
 
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
-    real_write = RunManifest.write
-
-    def sigterm_then_write(self: RunManifest, store: Any) -> None:
-        os.kill(os.getpid(), signal.SIGTERM)
-        real_write(self, store)
-
-    monkeypatch.setattr(RunManifest, "write", sigterm_then_write)
+    signal_self_first(monkeypatch, RunManifest, "write", signal.SIGTERM)
 
     code, _, _ = ingest(capsys, local_lake, "--movies", str(sample / "movies.csv"))
 
@@ -162,13 +154,7 @@ def test_a_sigint_ignored_when_cinelake_started_stays_ignored(
 ) -> None:
     """`cinelake ingest-csv &` in a script ignores SIGINT: a Ctrl-C meant for the script."""
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
-    real_put_file = LocalDirStore.put_file
-
-    def sigint_then_put(self: LocalDirStore, key: str, *args: Any, **kwargs: Any) -> Any:
-        os.kill(os.getpid(), signal.SIGINT)
-        return real_put_file(self, key, *args, **kwargs)
-
-    monkeypatch.setattr(LocalDirStore, "put_file", sigint_then_put)
+    signal_self_first(monkeypatch, LocalDirStore, "put_file", signal.SIGINT)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         code, _, _ = ingest(capsys, local_lake, "--movies", str(sample / "movies.csv"))

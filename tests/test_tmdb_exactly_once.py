@@ -4,7 +4,6 @@ duplicate an item across all the files of a date."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import signal_self_first
 from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     DAY,
     FAST,
@@ -499,19 +499,15 @@ def test_the_run_after_a_stopped_one_lists_only_the_files_it_landed(
     assert_exactly_once(local_lake.store, set(THREE_TITLES), set())
 
 
+def on_batch_2_marker(key: str, *args: Any, **kwargs: Any) -> bool:
+    return "/details/batches/000002" in key
+
+
 def test_sigterm_stops_a_run_like_ctrl_c_and_its_manifest_says_so(
     local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`docker stop` and `timeout` send SIGTERM: without a handler nothing would list the files."""
-    real_put = LocalDirStore.put_bytes
-
-    def put_then_sigterm(self: LocalDirStore, key: str, *args: Any, **kwargs: Any) -> Any:
-        landed = real_put(self, key, *args, **kwargs)
-        if "/details/batches/000001" in key:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return landed
-
-    monkeypatch.setattr(LocalDirStore, "put_bytes", put_then_sigterm)
+    signal_self_first(monkeypatch, LocalDirStore, "put_bytes", signal.SIGTERM, on_batch_2_marker)
     argv = tmdb_argv(local_lake, "--ids", ",".join(THREE_TITLES), "--batch-size", "1")
 
     result = cli(argv, tmdb_env(emulator, local_lake))
@@ -523,47 +519,32 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_its_manifest_says_so(
     assert {o["key"] for o in manifest["objects"]} == data_keys(local_lake.store)
 
 
-def test_a_second_sigterm_while_the_stopped_run_writes_its_manifest_waits_for_it(
-    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def second_sigterm_as_the_stopped_run_writes_its_manifest(mp: pytest.MonkeyPatch) -> None:
     from cinelake.manifest import RunManifest
 
-    real_put, real_write = LocalDirStore.put_bytes, RunManifest.write
-
-    def put_then_sigterm(self: LocalDirStore, key: str, *args: Any, **kwargs: Any) -> Any:
-        landed = real_put(self, key, *args, **kwargs)
-        if "/details/batches/000001" in key:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return landed
-
-    def sigterm_then_write(self: RunManifest, store: Any) -> None:
-        os.kill(os.getpid(), signal.SIGTERM)  # `timeout` and a user pressing twice
-        real_write(self, store)
-
-    monkeypatch.setattr(LocalDirStore, "put_bytes", put_then_sigterm)
-    monkeypatch.setattr(RunManifest, "write", sigterm_then_write)
-    argv = tmdb_argv(local_lake, "--ids", ",".join(THREE_TITLES), "--batch-size", "1")
-
-    result = cli(argv, tmdb_env(emulator, local_lake))
-
-    assert result.code == 128 + signal.SIGTERM
-    [manifest] = manifests(local_lake.store)
-    assert {o["key"] for o in manifest["objects"]} == data_keys(local_lake.store)
+    signal_self_first(mp, LocalDirStore, "put_bytes", signal.SIGTERM, on_batch_2_marker)
+    signal_self_first(mp, RunManifest, "write", signal.SIGTERM)  # `timeout`, then a user
 
 
-def test_a_sigterm_as_the_client_closes_finds_the_manifest_written(
-    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def sigterm_as_the_client_closes(mp: pytest.MonkeyPatch) -> None:
     from cinelake.tmdb.client import TmdbClient
 
-    real_close = TmdbClient.close
+    signal_self_first(mp, TmdbClient, "close", signal.SIGTERM)
 
-    def sigterm_then_close(self: TmdbClient) -> None:
-        os.kill(os.getpid(), signal.SIGTERM)
-        real_close(self)
 
-    monkeypatch.setattr(TmdbClient, "close", sigterm_then_close)
-    argv = tmdb_argv(local_lake, "--ids", ",".join(THREE_TITLES))
+@pytest.mark.parametrize(
+    "send_sigterm",
+    [second_sigterm_as_the_stopped_run_writes_its_manifest, sigterm_as_the_client_closes],
+    ids=lambda moment: moment.__name__,
+)
+def test_a_sigterm_as_a_manifest_is_due_lets_it_be_written(
+    local_lake: Lake,
+    emulator: TmdbEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    send_sigterm: Callable[[pytest.MonkeyPatch], None],
+) -> None:
+    send_sigterm(monkeypatch)
+    argv = tmdb_argv(local_lake, "--ids", ",".join(THREE_TITLES), "--batch-size", "1")
 
     result = cli(argv, tmdb_env(emulator, local_lake))
 
