@@ -3,6 +3,7 @@
 Objects that landed must end up named by a manifest: a stop in the middle of writing one would
 leave them unnamed, so the stop waits the few milliseconds the write takes, then goes on; a
 second stop request goes through at once.
+
 Signal handlers run in the main thread only, as do manifest writes: plain globals suffice.
 """
 
@@ -30,6 +31,7 @@ def stop(request: BaseException) -> None:
 
 @contextmanager
 def manifest_write() -> Iterator[None]:
+    """Around a manifest write and what must go with it (the entry it lists, a plan marker)."""
     global _depth, _pending  # noqa: PLW0603 - one process, one main thread
     _depth += 1
     try:
