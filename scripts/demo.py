@@ -90,9 +90,10 @@ def _left_as_the_demo_left_it(folder: Path) -> bool:
 
 def _files_of(folder: Path) -> list[list[str | int]]:
     return sorted(
-        [str(path.relative_to(folder)), path.stat().st_size, path.stat().st_mtime_ns]
+        [str(path.relative_to(folder)), stat.st_size, stat.st_mtime_ns]
         for path in folder.rglob("*")
         if path.is_file() and path != folder / MARKER
+        for stat in [path.stat()]
     )
 
 

@@ -42,6 +42,8 @@ NASTY = {
     "quoted_pipe": HEADER + b'tt1|"Ela|Ele"|1998\n',
 }
 
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
 
 @pytest.fixture(params=LAKES)
 def lake(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> Lake:
@@ -110,7 +112,6 @@ def test_sigterm_stops_a_run_like_ctrl_c_with_a_manifest_of_what_landed(
     capsys: pytest.CaptureFixture[str], local_lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`docker stop` and `timeout` send SIGTERM: the upload under way is aborted, not left."""
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
 
     def on_series(key: str, *args: Any, **kwargs: Any) -> bool:
         return "/Series/" in key
@@ -121,9 +122,9 @@ def test_sigterm_stops_a_run_like_ctrl_c_with_a_manifest_of_what_landed(
         capsys,
         local_lake,
         "--movies",
-        str(sample / "movies.csv"),
+        str(SAMPLE / "movies.csv"),
         "--series",
-        str(sample / "series.csv"),
+        str(SAMPLE / "series.csv"),
     )
 
     assert code == 128 + signal.SIGTERM
@@ -139,10 +140,9 @@ def test_a_sigterm_while_the_manifest_is_written_waits_for_it(
 ) -> None:
     from cinelake.manifest import RunManifest
 
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
     signal_self_first(monkeypatch, RunManifest, "write", signal.SIGTERM)
 
-    code, _, _ = ingest(capsys, local_lake, "--movies", str(sample / "movies.csv"))
+    code, _, _ = ingest(capsys, local_lake, "--movies", str(SAMPLE / "movies.csv"))
 
     assert code == 128 + signal.SIGTERM
     assert len(local_lake.manifest_keys()) == 1
@@ -153,11 +153,10 @@ def test_a_sigint_ignored_when_cinelake_started_stays_ignored(
     capsys: pytest.CaptureFixture[str], local_lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`cinelake ingest-csv &` in a script ignores SIGINT: a Ctrl-C meant for the script."""
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
     signal_self_first(monkeypatch, LocalDirStore, "put_file", signal.SIGINT)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        code, _, _ = ingest(capsys, local_lake, "--movies", str(sample / "movies.csv"))
+        code, _, _ = ingest(capsys, local_lake, "--movies", str(SAMPLE / "movies.csv"))
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -184,18 +183,17 @@ def test_sample_data_lands_with_every_record_and_no_anomaly(
     capsys: pytest.CaptureFixture[str], local_lake: Lake
 ) -> None:
     lake = local_lake
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
     code, manifest, _ = ingest_json(
         capsys,
         lake,
         "--movies",
-        str(sample / "movies.csv"),
+        str(SAMPLE / "movies.csv"),
         "--series",
-        str(sample / "series.csv"),
+        str(SAMPLE / "series.csv"),
     )
     assert code == 0
     for entry, name in zip(manifest["objects"], ["movies.csv", "series.csv"], strict=True):
-        data = (sample / name).read_bytes()
+        data = (SAMPLE / name).read_bytes()
         assert lake.get(entry["key"]) == data
         assert entry["records"] == data.count(b"\n") - 1
         assert entry["details"]["observed"]["anomalies"] == []

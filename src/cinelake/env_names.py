@@ -27,28 +27,9 @@ MAX_CONCURRENCY = ("CINELAKE_MAX_CONCURRENCY",)
 CONTINUE = ("CINELAKE_CONTINUE",)
 
 EVERY_NAME = frozenset(
-    {
-        *MOVIES_PATH,
-        *SERIES_PATH,
-        *BUCKET,
-        *REGION,
-        *PROFILE,
-        *ACCESS_KEY_ID,
-        *SECRET_ACCESS_KEY,
-        *SESSION_TOKEN,
-        *LAKE,
-        *ENDPOINT_URL,
-        *TMDB_API_KEY,
-        *TMDB_READ_ACCESS_TOKEN,
-        *TMDB_BASE_URL,
-        *TMDB_SECRET_ID,
-        *TMDB_PARAMETER_NAME,
-        *LOG_FORMAT,
-        *PART_SIZE_MIB,
-        *MAX_CONCURRENCY,
-        *CONTINUE,
-    }
+    name for names in list(globals().values()) if isinstance(names, tuple) for name in names
 )
+"""Every name above: derived, so a setting added here is never taken for a misspelling."""
 SECRET_NAMES = frozenset(
     {
         *ACCESS_KEY_ID,

@@ -55,9 +55,14 @@ def manifest_prefix(day: date | None = None) -> str:
     return f"{MANIFESTS}/{date_path(day)}/" if day else f"{MANIFESTS}/"
 
 
+def state_day_prefix(day: date) -> str:
+    """Where the checkpoints of every TMDB plan of `day` live."""
+    return f"{STATE}/tmdb/{date_path(day)}/"
+
+
 def state_prefix(day: date, plan_id: str) -> str:
     check_file_name(plan_id)
-    return f"{STATE}/tmdb/{date_path(day)}/{plan_id}/"
+    return f"{state_day_prefix(day)}{plan_id}/"
 
 
 def is_control_key(key: str) -> bool:

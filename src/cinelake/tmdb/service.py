@@ -571,7 +571,7 @@ def _not_looked_up_yet(
     plan left unfinished is never resumed once the files changed, and a title that failed gets
     another chance, so those are asked again here rather than lost.
     """
-    day_prefix = f"{layout.STATE}/tmdb/{layout.date_path(request.run_date)}/"
+    day_prefix = layout.state_day_prefix(request.run_date)
     by_plan: dict[str, list[str]] = {}
     for info in store.list(day_prefix):
         plan_id, _, rest = info.key.removeprefix(day_prefix).partition("/")
