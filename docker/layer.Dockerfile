@@ -17,7 +17,7 @@ WORKDIR /opt/layer
 COPY deploy/layer-requirements.txt /tmp/layer-requirements.txt
 
 # --no-deps + --require-hashes: exactly the pinned wheels, nothing resolved at build time.
-# Then the same clean-up as lambda_build.py: no bin/ (build-machine shebangs), no bytecode,
+# Then the same clean-up as cinelake/aws_lambda/build.py: no bin/ (build-machine shebangs), no bytecode,
 # no RECORD lines for them, fixed permissions and timestamps, sorted entries.
 RUN python3.12 -m pip install --no-cache-dir --no-compile --no-deps --require-hashes \
         --only-binary=:all: -r /tmp/layer-requirements.txt --target /opt/layer/python \

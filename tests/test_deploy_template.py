@@ -163,9 +163,16 @@ def test_function_runs_the_lambda_handler_on_python312_for_up_to_900_seconds(
     )
 
     assert configuration["Runtime"] == "python3.12"
-    assert configuration["Handler"] == "cinelake.lambda_handler.handler"
+    assert configuration["Handler"] == "cinelake.aws_lambda.handler.handler"
     assert configuration["Timeout"] == 900
     assert configuration["MemorySize"] == 512
+
+
+def test_stacks_deployed_with_the_old_handler_path_still_find_the_handler() -> None:
+    from cinelake.aws_lambda.handler import handler
+    from cinelake.lambda_handler import handler as old_path
+
+    assert old_path is handler
 
 
 def test_role_writes_only_under_tmdb_manifests_and_state(

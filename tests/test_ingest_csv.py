@@ -138,7 +138,7 @@ def test_sigterm_stops_a_run_like_ctrl_c_with_a_manifest_of_what_landed(
 def test_a_sigterm_while_the_manifest_is_written_waits_for_it(
     capsys: pytest.CaptureFixture[str], local_lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cinelake.manifest import RunManifest
+    from cinelake.lake.manifest import RunManifest
 
     signal_self_first(monkeypatch, RunManifest, "write", signal.SIGTERM)
 
@@ -808,8 +808,8 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(clean_env: Path) -> None:
 
 
 def test_a_terminal_that_goes_away_mid_upload_does_not_fail_the_upload(tmp_path: Path) -> None:
+    from cinelake.cli.progress import terminal_progress
     from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
-    from cinelake.progress import terminal_progress
 
     class HungUpTerminal(io.StringIO):
         def isatty(self) -> bool:

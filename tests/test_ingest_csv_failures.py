@@ -776,7 +776,7 @@ def test_a_failed_profiling_process_under_strict_fails_that_file_only(
 ) -> None:
     from lakes import DAY
 
-    from cinelake.layout import manifest_key
+    from cinelake.lake.layout import manifest_key
 
     series = tmp_path / "in" / "series.csv"
     series.write_bytes(HEADER + b"tt2|Cidade dos Homens|2002\n")

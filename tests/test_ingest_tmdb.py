@@ -38,17 +38,19 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     tmdb_files,
 )
 
-from cinelake import layout
 from cinelake.errors import UsageError
+from cinelake.lake import layout
 from cinelake.testing.tmdb_emulator import RESET, Catalogue, TmdbEmulator
 from cinelake.tmdb import client as client_module
-from cinelake.tmdb import service
+from cinelake.tmdb import rounds as retry_rounds
+from cinelake.tmdb.checkpoints import MAX_FILE_BYTES, split_records
 from cinelake.tmdb.client import TmdbClient
-from cinelake.tmdb.engine import MAX_FILE_BYTES, Deadline, _split
+from cinelake.tmdb.engine import Deadline
 from cinelake.tmdb.outcomes import Outcome
 from cinelake.tmdb.plans import request_of
+from cinelake.tmdb.request import TmdbIngestRequest
 from cinelake.tmdb.retry import RetryPolicy
-from cinelake.tmdb.service import TmdbIngestRequest, run_tmdb_ingest
+from cinelake.tmdb.service import run_tmdb_ingest
 
 FIGHT_CLUB = "movie:550"
 BREAKING_BAD = "tv:1396"
@@ -538,7 +540,7 @@ def _big(item: str, size: int) -> Outcome:
 
 def test_split_keeps_every_file_within_ten_megabytes() -> None:
     outcomes = [_big(f"movie:{n}", 3_000_000) for n in range(10)]
-    chunks = list(_split(outcomes, 100))
+    chunks = list(split_records(outcomes, 100))
     assert [o for chunk in chunks for o in chunk] == outcomes
     assert len(chunks) == 4
     for chunk in chunks:
@@ -547,13 +549,13 @@ def test_split_keeps_every_file_within_ten_megabytes() -> None:
 
 def test_split_keeps_every_file_within_the_batch_size() -> None:
     outcomes = [_big(f"movie:{n}", 10) for n in range(23)]
-    chunks = list(_split(outcomes, 7))
+    chunks = list(split_records(outcomes, 7))
     assert [len(c) for c in chunks] == [7, 7, 7, 2]
 
 
 def test_split_puts_a_record_larger_than_the_limit_alone_in_its_file() -> None:
     outcomes = [_big("movie:1", 100), _big("movie:2", MAX_FILE_BYTES + 5), _big("movie:3", 100)]
-    chunks = list(_split(outcomes, 100))
+    chunks = list(split_records(outcomes, 100))
     assert [[o.item for o in c] for c in chunks] == [["movie:1"], ["movie:2"], ["movie:3"]]
 
 
@@ -561,9 +563,9 @@ def test_files_over_ten_megabytes_are_split_when_landing(
     local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Same rule, scaled down: with a 5 KB limit, a batch of details spreads over parts."""
-    from cinelake.tmdb import engine
+    from cinelake.tmdb import checkpoints
 
-    monkeypatch.setattr(engine, "MAX_FILE_BYTES", 5_000)
+    monkeypatch.setattr(checkpoints, "MAX_FILE_BYTES", 5_000)
     manifest = ingest(
         local_lake, emulator, plan="ids", ids=(FIGHT_CLUB, OTHER_MOVIE, "movie:519331")
     )
@@ -705,7 +707,7 @@ def test_a_refusal_other_than_not_found_is_final_and_not_asked_again(
 def test_items_still_failing_after_the_last_retry_round_are_final(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
 ) -> None:
-    rounds = service.MAX_RETRY_ROUNDS
+    rounds = retry_rounds.MAX_RETRY_ROUNDS
     emulator = make_emulator(scripted={"/3/movie/550": [500] * 3 * (rounds + 2)})
     run = same_command(local_lake, emulator, FIGHT_CLUB)
 
@@ -780,8 +782,8 @@ def test_a_retry_round_stopped_midway_leaves_the_earlier_counts_standing() -> No
     finished = PhaseResult(state_counts=Counter(landed=2, failed=1), items=3)
 
     def tally(result: PhaseResult) -> Any:
-        rounds = [service._Round(1, "retry1-find", "find", result, replaced=3)]
-        return service._families([("find", find)], rounds)["find"]
+        rounds = [retry_rounds.RetryRound(1, "retry1-find", "find", result, replaced=3)]
+        return retry_rounds.fold_rounds([("find", find)], rounds)["find"]
 
     assert (tally(stopped).state_counts["failed"], tally(stopped).items) == (3, 5)
     assert tally(finished).state_counts == Counter(landed=4, failed=1)

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 import cinelake
-from cinelake.errors import CinelakeError
-from cinelake.lambda_build import (
+from cinelake.aws_lambda.build import (
     Artifact,
     ArtifactTooLarge,
     LambdaLimits,
@@ -20,6 +19,7 @@ from cinelake.lambda_build import (
     check_limits,
     load_artifacts,
 )
+from cinelake.errors import CinelakeError
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_function_zip_has_the_cinelake_package_at_its_root(
     names = _names(artifacts["function.zip"])
 
     assert "cinelake/__init__.py" in names
-    assert "cinelake/lambda_build.py" in names
+    assert "cinelake/aws_lambda/build.py" in names
     assert all(name.startswith("cinelake/") for name in names)
 
 

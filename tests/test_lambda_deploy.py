@@ -18,8 +18,8 @@ import boto3
 import pytest
 from lambda_rig.moto_cfn import FAKE_CREDENTIALS, UNSUPPORTED_IS_FATAL, running_moto
 
-from cinelake.lambda_build import Artifact, build_artifacts
-from cinelake.lambda_deploy import DeployResult, deploy_stack
+from cinelake.aws_lambda.build import Artifact, build_artifacts
+from cinelake.aws_lambda.deploy import DeployResult, deploy_stack
 
 pytestmark = pytest.mark.filterwarnings(UNSUPPORTED_IS_FATAL)
 

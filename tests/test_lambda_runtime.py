@@ -14,9 +14,9 @@ from conftest import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint, new_bucket
 from lambda_rig.runtime_api import RuntimeApi
 from lambda_rig.sandbox import Sandbox, python_is_available, start_runtime, unpack
 
+from cinelake.aws_lambda.build import Artifact, build_artifacts
+from cinelake.aws_lambda.deploy import AwsClients, invoke_function
 from cinelake.csv_ingest.run import CsvIngestRequest, CsvSource, ingest_csv
-from cinelake.lambda_build import Artifact, build_artifacts
-from cinelake.lambda_deploy import AwsClients, invoke_function
 from cinelake.settings import load_settings
 from cinelake.store import open_store
 from cinelake.testing.tmdb_emulator import EmulatorConfig, TmdbEmulator

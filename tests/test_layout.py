@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from cinelake import layout
+from cinelake.lake import layout
 
 
 def test_csv_key_pads_month_and_day_with_zeros() -> None:

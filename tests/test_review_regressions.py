@@ -17,8 +17,9 @@ from cinelake.settings import Settings, load_settings
 from cinelake.store import LocalDirStore
 from cinelake.testing.tmdb_emulator import EmulatorConfig, TmdbEmulator
 from cinelake.tmdb.client import TmdbClient
+from cinelake.tmdb.request import TmdbIngestRequest
 from cinelake.tmdb.retry import RetryPolicy
-from cinelake.tmdb.service import TmdbIngestRequest, run_tmdb_ingest
+from cinelake.tmdb.service import run_tmdb_ingest
 
 NO_WAIT = RetryPolicy(max_attempts=2, base_delay=0)
 

@@ -22,8 +22,8 @@ from typing import Any, BinaryIO
 import pytest
 from conftest import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint, new_bucket
 
-from cinelake import layout
-from cinelake.lake_status import lake_status
+from cinelake.lake import layout
+from cinelake.lake.status import lake_status
 from cinelake.settings import Settings
 from cinelake.store import LocalDirStore, ObjectInfo, Store, open_store
 from cinelake.testing.tmdb_emulator import EmulatorConfig, TmdbEmulator

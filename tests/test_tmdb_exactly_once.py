@@ -43,12 +43,13 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     tmdb_files,
 )
 
-from cinelake.lake_status import lake_status
-from cinelake.manifest import new_run_id
+from cinelake.lake.manifest import new_run_id
+from cinelake.lake.status import lake_status
 from cinelake.store.local import LocalDirStore
 from cinelake.testing.tmdb_emulator import Faults, TmdbEmulator
+from cinelake.tmdb.request import TmdbIngestRequest
 from cinelake.tmdb.retry import RetryPolicy
-from cinelake.tmdb.service import TmdbIngestRequest, run_tmdb_ingest
+from cinelake.tmdb.service import run_tmdb_ingest
 
 FAULTS = Faults(error_500=0.03, error_503=0.02, reset=0.02, truncate=0.02)
 LOCAL_CSVS = ("--movies", str(MOVIES_CSV), "--series", str(SERIES_CSV))
@@ -195,7 +196,7 @@ def test_a_crash_after_the_last_batch_but_before_the_manifest_still_lists_every_
     local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Readers trust manifests: a plan must not be marked complete before one lists its files."""
-    from cinelake.manifest import RunManifest
+    from cinelake.lake.manifest import RunManifest
 
     real_write = RunManifest.write
 
@@ -412,11 +413,11 @@ def test_an_ids_plan_started_by_cinelake_0_1_0_is_resumed_not_redone(
     local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """0.1.0 named ids plans by their spelling; its checkpoints must keep working."""
-    from cinelake.tmdb import service
+    from cinelake.tmdb import inputs, planning
 
     ids = ("movie:550", "tv:1396")
     with monkeypatch.context() as old_version:
-        old_version.setattr(service, "_input_identity", lambda r, s: service._ids_identity_0_1_0(r))
+        old_version.setattr(planning, "input_identity", lambda r, s: inputs.ids_identity_0_1_0(r))
         assert ingest(local_lake, emulator, plan="ids", ids=ids).status == "succeeded"
     before = emulator.stats().total_requests
 
@@ -520,7 +521,7 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_its_manifest_says_so(
 
 
 def second_sigterm_as_the_stopped_run_writes_its_manifest(mp: pytest.MonkeyPatch) -> None:
-    from cinelake.manifest import RunManifest
+    from cinelake.lake.manifest import RunManifest
 
     signal_self_first(mp, LocalDirStore, "put_bytes", signal.SIGTERM, on_batch_2_marker)
     signal_self_first(mp, RunManifest, "write", signal.SIGTERM)  # `timeout`, then a user

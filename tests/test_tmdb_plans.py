@@ -23,6 +23,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
 from cinelake import cli as cinelake_cli
 from cinelake.errors import InputError
 from cinelake.testing.tmdb_emulator import TmdbEmulator
+from cinelake.tmdb.inputs import csv_ids_from_file, ids_from_lines, input_identity, stream_lines
 from cinelake.tmdb.plans import (
     MAX_APPEND,
     MAX_CHANGES_WINDOW_DAYS,
@@ -35,13 +36,7 @@ from cinelake.tmdb.plans import (
     parse_ids,
     request_of,
 )
-from cinelake.tmdb.service import (
-    TmdbIngestRequest,
-    _csv_ids_from_file,
-    _ids_from_lines,
-    _input_identity,
-    _lines,
-)
+from cinelake.tmdb.request import TmdbIngestRequest
 
 
 # Ids ------------------------------------------------------------------------------------------
@@ -180,7 +175,7 @@ def test_ids_file_with_a_bom_crlf_and_trailing_comments_is_read(tmp_path: Path) 
     ids = tmp_path / "ids.txt"
     ids.write_bytes(b"\xef\xbb\xbfmovie:550  # Fight Club\r\ntv:1396\r\n")
     request = TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids_file=ids)
-    assert _input_identity(request, cast(Any, None)) == _input_identity(
+    assert input_identity(request, cast(Any, None)) == input_identity(
         TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids=("tv:1396", "movie:550")),
         cast(Any, None),
     )
@@ -190,7 +185,7 @@ def test_ids_file_with_a_bom_crlf_and_trailing_comments_is_read(tmp_path: Path) 
 def test_the_same_titles_spelled_differently_name_the_same_plan(spelling: str) -> None:
     def identity(ids: str) -> Any:
         request = TmdbIngestRequest(plan="ids", run_date=RUN_DATE, ids=tuple(ids.split(",")))
-        return _input_identity(request, cast(Any, None))
+        return input_identity(request, cast(Any, None))
 
     assert identity(spelling) == identity("movie:550")
 
@@ -219,7 +214,7 @@ def test_max_seconds_nan_is_refused() -> None:
 
 
 def test_a_lambda_event_with_a_credential_in_its_params_is_refused() -> None:
-    from cinelake.lambda_handler import request_from_event
+    from cinelake.aws_lambda.handler import request_from_event
 
     event = {"plan": "discover", "kind": "movie", "params": {"api_key": "leaked-key-123"}}
     with pytest.raises(InputError) as refused:
@@ -316,20 +311,20 @@ def test_csv_ids_repeated_on_consecutive_rows_become_one_id(tmp_path: Path) -> N
         "tt0000004|C|x\ntt0000004|C|y\n",
         encoding="utf-8",
     )
-    assert list(_csv_ids_from_file(csv)) == ["tt0000002", "tt0000003", "tt0000004"]
+    assert list(csv_ids_from_file(csv)) == ["tt0000002", "tt0000003", "tt0000004"]
 
 
 def test_csv_id_column_is_found_by_name_and_crlf_and_bom_are_tolerated(tmp_path: Path) -> None:
     csv = tmp_path / "series.csv"
     csv.write_bytes(b"\xef\xbb\xbfnome|id\r\nA|tt0000010\r\nB|tt0000011\r\n|\r\n")
-    assert list(_csv_ids_from_file(csv)) == ["tt0000010", "tt0000011"]
+    assert list(csv_ids_from_file(csv)) == ["tt0000010", "tt0000011"]
 
 
 def test_csv_without_an_id_column_is_refused_naming_the_file(tmp_path: Path) -> None:
     csv = tmp_path / "other.csv"
     csv.write_text("imdb|title\ntt0000002|A\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"other\.csv"):
-        list(_csv_ids_from_file(csv))
+        list(csv_ids_from_file(csv))
 
 
 class _EndlessCsv(io.RawIOBase):
@@ -352,7 +347,7 @@ class _EndlessCsv(io.RawIOBase):
 
 def test_csv_ids_are_streamed_not_loaded_whole() -> None:
     reader = _EndlessCsv()
-    first = list(itertools.islice(_ids_from_lines(_lines(reader), "endless.csv"), 3))
+    first = list(itertools.islice(ids_from_lines(stream_lines(reader), "endless.csv"), 3))
     assert first == ["tt0000001", "tt0000002", "tt0000003"]
     assert reader.reads <= 2
 

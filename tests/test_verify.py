@@ -26,8 +26,9 @@ from test_status import (  # noqa: F401 - fixtures are found by name
     tmdb_fixture,
 )
 
-from cinelake import checksums, layout
-from cinelake.lake_verify import verify_lake
+from cinelake import checksums
+from cinelake.lake import layout
+from cinelake.lake.verify import verify_lake
 from cinelake.store import LocalDirStore, ObjectInfo, S3Store, Store
 
 

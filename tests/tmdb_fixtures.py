@@ -24,15 +24,16 @@ import pytest
 import requests
 from conftest import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint, new_bucket
 
-from cinelake import layout
+from cinelake.lake import layout
 from cinelake.settings import Settings
 from cinelake.store import LocalDirStore, Store, open_store
 from cinelake.testing.tmdb_emulator import Catalogue, EmulatorConfig, TmdbEmulator
+from cinelake.tmdb.checkpoints import META_ITEMS, decode_items
 from cinelake.tmdb.client import TmdbClient
-from cinelake.tmdb.engine import META_ITEMS, decode_items
 from cinelake.tmdb.plans import DEFAULT_APPEND, request_of
+from cinelake.tmdb.request import TmdbIngestRequest
 from cinelake.tmdb.retry import RetryPolicy
-from cinelake.tmdb.service import TmdbIngestRequest, run_tmdb_ingest
+from cinelake.tmdb.service import run_tmdb_ingest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"

@@ -93,7 +93,7 @@ def start_runtime(
     opt_dir: Path,
     api_address: str,
     *,
-    handler: str = "cinelake.lambda_handler.handler",
+    handler: str = "cinelake.aws_lambda.handler.handler",
     extra_env: dict[str, str] | None = None,
     memory_mb: int = 512,
 ) -> Sandbox:

@@ -20,17 +20,18 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
-from cinelake import layout, stopping
+from cinelake import stopping
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler, profile_path
 from cinelake.errors import InputError, ObjectConflict, RunError, StoreError, Terminated
-from cinelake.logs import set_run_id
-from cinelake.manifest import (
+from cinelake.lake import layout
+from cinelake.lake.manifest import (
     ManifestObject,
     ObjectState,
     RunManifest,
     new_run_id,
     status_from_states,
 )
+from cinelake.logs import set_run_id
 from cinelake.store.base import (
     META_RUN_ID,
     META_SOURCE,

@@ -1,1 +1,5 @@
-"""Test doubles that ship with cinelake, so its users can test against them too."""
+"""The TMDB emulator and its catalogue: a stand-in for TMDB in tests, benchmarks and `make demo`.
+
+Not shipped to Lambda. It imports nothing else of cinelake, and only tests, benchmarks and
+scripts import it.
+"""

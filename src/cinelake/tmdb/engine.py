@@ -9,33 +9,38 @@ deadline) adopts what they hold and fetches only what is missing.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
 import time
-import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cinelake import layout
 from cinelake.errors import RunError, StoreError, UsageError
-from cinelake.manifest import ManifestObject
+from cinelake.lake import layout
+from cinelake.lake.manifest import ManifestObject
 from cinelake.store.base import META_RUN_ID, Store
+from cinelake.tmdb.checkpoints import (
+    META_ITEMS,
+    META_PLAN,
+    decode_items,
+    encode_items,
+    manifest_object,
+    marker_entry,
+    parse_checkpoint,
+    split_records,
+)
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
 from cinelake.tmdb.outcomes import Outcome, State, classify, from_body
 from cinelake.tmdb.plans import batches, request_of
 
 log = logging.getLogger(__name__)
 
-META_ITEMS = "cinelake-items"
-META_PLAN = "cinelake-plan"
-MAX_FILE_BYTES = 10 * 1000 * 1000
 ItemProgress = Callable[[int], None]
 ProgressFactory = Callable[[str, int], ItemProgress]
 """Given a phase label and its item count, returns the callback that advances its bar."""
@@ -50,15 +55,6 @@ class Deadline:
 
     def remaining(self) -> float:
         return float("inf") if self._end is None else self._end - self._clock()
-
-
-def encode_items(items: Sequence[str]) -> str:
-    """Item lists ride in object metadata (2 KB on S3): compressed, they fit 100 items."""
-    return base64.b64encode(zlib.compress("\n".join(items).encode(), 9)).decode("ascii")
-
-
-def decode_items(text: str) -> list[str]:
-    return zlib.decompress(base64.b64decode(text)).decode().split("\n")
 
 
 @dataclass
@@ -228,7 +224,7 @@ class PhaseRunner:
             by_structure.setdefault(outcome.structure, []).append(outcome)
         files = list(attempt.files)
         for structure, group in sorted(by_structure.items()):
-            for chunk in _split(group, self.batch_size):
+            for chunk in split_records(group, self.batch_size):
                 files.append(self._write(structure, attempt.number, part, chunk))
                 part += 1
         new_errors = [
@@ -252,7 +248,7 @@ class PhaseRunner:
             "phase": self.phase,
             "batch": attempt.number,
             "run_id": self.ctx.run_id,
-            "items": {o.item: _marker_entry(o) for o in done},
+            "items": {o.item: marker_entry(o) for o in done},
             "files": files,
             "compacted": sum(1 for o in done if o.compacted),
         }
@@ -401,40 +397,6 @@ class PhaseRunner:
         return recovered, errors_landed, files, next_part
 
 
-def _split(outcomes: Sequence[Outcome], max_records: int) -> Iterable[list[Outcome]]:
-    """At most `max_records` and about 10 MB a file."""
-    chunk: list[Outcome] = []
-    size = 0
-    for outcome in outcomes:
-        length = len(outcome.record or b"") + 1
-        if chunk and (len(chunk) >= max_records or size + length > MAX_FILE_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(outcome)
-        size += length
-    if chunk:
-        yield chunk
-
-
-def manifest_object(entry: dict[str, Any], plan_id: str, *, recovered: bool) -> ManifestObject:
-    details: dict[str, Any] = {"plan_id": plan_id}
-    if recovered:
-        details["adopted"] = "landed by an interrupted run of the same plan"
-    return ManifestObject(
-        key=entry["key"],
-        source="TMDB API",
-        bytes=entry["bytes"],
-        sha256=entry["sha256"],
-        records=entry["records"],
-        state="written",
-        structure=entry["structure"],
-        checksum_algorithm=entry["checksum_algorithm"],
-        checksum=entry["checksum"],
-        verified_by=entry["verified_by"],
-        details=details,
-    )
-
-
 def phase_started(ctx: PhaseContext, phase: str) -> bool:
     """A phase with a committed batch or a landed file (a run killed before its marker)."""
     listings = [f"{_state_dir(ctx, phase)}batches/", *(p for _, p in _file_prefixes(ctx, phase))]
@@ -450,24 +412,3 @@ def _file_prefixes(ctx: PhaseContext, phase: str) -> Iterator[tuple[str, str]]:
     name_prefix = f"{ctx.stamp}-{ctx.plan_id}-{phase}-"
     for structure in layout.TMDB_STRUCTURES:
         yield structure, layout.tmdb_prefix(structure, ctx.run_date) + name_prefix
-
-
-def parse_checkpoint(key: str, raw: bytes) -> dict[str, Any]:
-    """A checkpoint someone edited or truncated stops the plan with its name, not a traceback."""
-    try:
-        loaded = json.loads(raw)
-    except ValueError:
-        loaded = None
-    if not isinstance(loaded, dict):
-        raise RunError(
-            f"{key}: this checkpoint is not what cinelake wrote (edited or truncated?); restore "
-            "it, or move the plan's Raw/_state folder aside to start the plan over"
-        )
-    return loaded
-
-
-def _marker_entry(outcome: Outcome) -> dict[str, Any]:
-    entry: dict[str, Any] = {"state": outcome.state, "children": outcome.children}
-    if outcome.state == "failed" and not outcome.worth_asking_again:
-        entry["retry"] = False
-    return entry

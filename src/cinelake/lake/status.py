@@ -1,6 +1,6 @@
 """What the lake holds, answered from the run manifests alone.
 
-Manifests are the lake's completion markers and lineage (see `cinelake.manifest`), so they are
+Manifests are the lake's completion markers and lineage (see `cinelake.lake.manifest`), so they are
 enough to say what landed, when and how each run ended. Reading them instead of the data keeps
 `status` fast and cheap whatever the size of the data: it lists `Raw/_manifests/` for the dates
 asked and GETs each (small) manifest, and never HEADs or reads a data object.
@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from cinelake import layout
-from cinelake.manifest import parse_manifest
+from cinelake.lake import layout
+from cinelake.lake.manifest import parse_manifest
 from cinelake.store.base import Store
 
 LANDED_STATES = frozenset({"written", "unchanged"})

@@ -103,7 +103,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
-    from cinelake.lambda_build import build_artifacts
+    from cinelake.aws_lambda.build import build_artifacts
 
     if args.out.exists() and not args.out.is_dir():
         raise InputError(f"--out {args.out}: is a file; pass a directory for the artifacts")
@@ -172,7 +172,7 @@ def _aws_errors(region: str | None) -> Iterator[None]:
 
 
 def run_deploy(args: argparse.Namespace, settings: Settings) -> int:
-    from cinelake.lambda_deploy import deploy_stack
+    from cinelake.aws_lambda.deploy import deploy_stack
 
     _check_stack(args.stack)
     parameters = {}
@@ -200,7 +200,7 @@ def run_deploy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_invoke(args: argparse.Namespace, settings: Settings) -> int:
-    from cinelake.lambda_deploy import invoke_function
+    from cinelake.aws_lambda.deploy import invoke_function
 
     _check_stack(args.stack)
     try:

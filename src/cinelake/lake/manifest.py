@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from cinelake import __version__, layout
+from cinelake import __version__
+from cinelake.lake import layout
 from cinelake.store.base import Store
 
 log = logging.getLogger(__name__)

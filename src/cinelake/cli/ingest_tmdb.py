@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cinelake.cli.common import parse_date, print_json, summary, today_utc
 from cinelake.errors import InputError
 from cinelake.settings import Settings
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    from cinelake.cli import parse_date
 
     cmd = commands.add_parser(
         "ingest-tmdb",
@@ -75,7 +75,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def build_request(args: argparse.Namespace, today: Any) -> Any:
-    from cinelake.tmdb.service import PlanName, TmdbIngestRequest
+    from cinelake.tmdb.request import PlanName, TmdbIngestRequest
 
     params = []
     for item in args.param:
@@ -133,8 +133,7 @@ def build_request(args: argparse.Namespace, today: Any) -> Any:
 def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from cinelake.cli import print_json, summary, today_utc
-    from cinelake.progress import terminal_progress
+    from cinelake.cli.progress import terminal_progress
     from cinelake.store import open_store
     from cinelake.tmdb.service import run_tmdb_ingest
 

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cinelake.cli.common import parse_date, print_json, summary
 from cinelake.errors import LakeUnavailable
 from cinelake.settings import Settings
 from cinelake.store.base import Store
@@ -23,7 +24,6 @@ log = logging.getLogger("cinelake.cli")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    from cinelake.cli import parse_date
 
     status = commands.add_parser(
         "status",
@@ -111,8 +111,7 @@ _COLUMNS = (
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    from cinelake.cli import summary
-    from cinelake.lake_status import lake_status
+    from cinelake.lake.status import lake_status
 
     since, until = date_range(args)
     store = open_existing_lake(settings)
@@ -186,8 +185,7 @@ def human_bytes(count: int) -> str:
 
 # verify -----------------------------------------------------------------------------------
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from cinelake.cli import print_json, summary
-    from cinelake.lake_verify import Finding, verify_lake
+    from cinelake.lake.verify import Finding, verify_lake
 
     since, until = date_range(args)
     store = open_existing_lake(settings)

@@ -281,7 +281,7 @@ def build_artifacts(
         pip_cache_dir,
     )
     function = build_function(
-        out_dir / "function.zip", package_dir or Path(__file__).resolve().parent
+        out_dir / "function.zip", package_dir or Path(__file__).resolve().parents[1]
     )
     artifacts = [layer, function]
     check_limits(artifacts, limits or LambdaLimits())

@@ -22,8 +22,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
 
+from cinelake.aws_lambda.build import Arch, Artifact, PythonVersion, build_artifacts, load_artifacts
 from cinelake.errors import RunError, UsageError
-from cinelake.lambda_build import Arch, Artifact, PythonVersion, build_artifacts, load_artifacts
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

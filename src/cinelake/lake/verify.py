@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from cinelake import layout
-from cinelake.lake_status import (
+from cinelake.lake import layout
+from cinelake.lake.status import (
     LANDED_STATES,
     Manifest,
     in_range,

@@ -1,0 +1,85 @@
+"""What a phase leaves in the lake, and how a later run reads it back.
+
+Record files carry their items in compressed metadata; batch markers and plans are JSON
+checkpoints. Both are read by runs that resume a plan, and by `verify`-like tools.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cinelake.errors import RunError
+from cinelake.lake.manifest import ManifestObject
+from cinelake.tmdb.outcomes import Outcome
+
+META_ITEMS = "cinelake-items"
+META_PLAN = "cinelake-plan"
+MAX_FILE_BYTES = 10 * 1000 * 1000
+
+
+def encode_items(items: Sequence[str]) -> str:
+    """Item lists ride in object metadata (2 KB on S3): compressed, they fit 100 items."""
+    return base64.b64encode(zlib.compress("\n".join(items).encode(), 9)).decode("ascii")
+
+
+def decode_items(text: str) -> list[str]:
+    return zlib.decompress(base64.b64decode(text)).decode().split("\n")
+
+
+def split_records(outcomes: Sequence[Outcome], max_records: int) -> Iterable[list[Outcome]]:
+    """At most `max_records` and about 10 MB a file."""
+    chunk: list[Outcome] = []
+    size = 0
+    for outcome in outcomes:
+        length = len(outcome.record or b"") + 1
+        if chunk and (len(chunk) >= max_records or size + length > MAX_FILE_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(outcome)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def manifest_object(entry: dict[str, Any], plan_id: str, *, recovered: bool) -> ManifestObject:
+    details: dict[str, Any] = {"plan_id": plan_id}
+    if recovered:
+        details["adopted"] = "landed by an interrupted run of the same plan"
+    return ManifestObject(
+        key=entry["key"],
+        source="TMDB API",
+        bytes=entry["bytes"],
+        sha256=entry["sha256"],
+        records=entry["records"],
+        state="written",
+        structure=entry["structure"],
+        checksum_algorithm=entry["checksum_algorithm"],
+        checksum=entry["checksum"],
+        verified_by=entry["verified_by"],
+        details=details,
+    )
+
+
+def parse_checkpoint(key: str, raw: bytes) -> dict[str, Any]:
+    """A checkpoint someone edited or truncated stops the plan with its name, not a traceback."""
+    try:
+        loaded = json.loads(raw)
+    except ValueError:
+        loaded = None
+    if not isinstance(loaded, dict):
+        raise RunError(
+            f"{key}: this checkpoint is not what cinelake wrote (edited or truncated?); restore "
+            "it, or move the plan's Raw/_state folder aside to start the plan over"
+        )
+    return loaded
+
+
+def marker_entry(outcome: Outcome) -> dict[str, Any]:
+    entry: dict[str, Any] = {"state": outcome.state, "children": outcome.children}
+    if outcome.state == "failed" and not outcome.worth_asking_again:
+        entry["retry"] = False
+    return entry
