@@ -75,17 +75,28 @@ def sha256_hex(data: bytes) -> str:
 
 
 class Digests:
-    """What one read of a file must yield: SHA-256 lineage, the lake's CRC and the size."""
+    """What one read of a file must yield: SHA-256 lineage, the lake's CRC and the size.
 
-    def __init__(self, algorithm: str) -> None:
+    With `md5`, also the MD5 a store's ETag can be compared with; asked for only where the
+    store keeps no checksum, so stores that do are not charged a fourth digest.
+    """
+
+    def __init__(self, algorithm: str, *, md5: bool = False) -> None:
         self._sha = hashlib.sha256()
         self._crc = Crc(algorithm)
+        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self.size = 0
 
     def update(self, chunk: bytes) -> None:
         self._sha.update(chunk)
         self._crc.update(chunk)
+        if self._md5 is not None:
+            self._md5.update(chunk)
         self.size += len(chunk)
+
+    @property
+    def md5(self) -> str | None:
+        return self._md5.hexdigest() if self._md5 is not None else None
 
     @property
     def sha256(self) -> str:
@@ -96,14 +107,26 @@ class Digests:
         return self._crc.b64()
 
 
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
 def file_digests(
     path: Path, algorithm: str, tap: Callable[[bytes], None] | None = None
 ) -> tuple[str, str, int]:
     """SHA-256 hex, CRC (base64) and size of a file, in one streaming read shared with `tap`."""
-    digests = Digests(algorithm)
+    digests = read_digests(path, algorithm, tap)
+    return digests.sha256, digests.crc, digests.size
+
+
+def read_digests(
+    path: Path, algorithm: str, tap: Callable[[bytes], None] | None = None, *, md5: bool = False
+) -> Digests:
+    """Every digest of a file (MD5 too if asked), in one streaming read shared with `tap`."""
+    digests = Digests(algorithm, md5=md5)
     with path.open("rb") as handle:
         while chunk := handle.read(READ_CHUNK):
             digests.update(chunk)
             if tap:
                 tap(chunk)
-    return digests.sha256, digests.crc, digests.size
+    return digests

@@ -203,13 +203,13 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json(report.to_dict())
     how = "size, checksum and a SHA-256 re-hash" if args.deep else "size and server checksum"
+    if report.size_and_md5 or report.size_only:
+        how = _lesser_checks(report.checked, report.size_and_md5, report.size_only)
     checked = (
         f"{report.checked} objects ({human_bytes(report.checked_bytes)}) checked by {how}, "
         f"{report.scanned} scanned for unlisted, {report.manifests} manifests, "
         f"{describe_range(since, until)}"
     )
-    if report.size_only:
-        checked += f"; {report.size_only} by size only (no comparable checksum)"
     if report.intact:
         summary(args, f"verify: intact: {checked} in {store.url}")
         return 0
@@ -217,3 +217,18 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     total = sum(report.counts.values())
     summary(args, f"verify: {total} finding(s) ({found}): {checked} in {store.url}")
     return report.exit_code
+
+
+def _lesser_checks(checked: int, size_and_md5: int, size_only: int) -> str:
+    """What was compared per object where the store returned no checksum for some."""
+    if size_and_md5 == checked:
+        return "size and MD5"
+    if size_only == checked:
+        return "size only: run --deep to re-hash"
+    by_checksum = checked - size_and_md5 - size_only
+    parts = [f"size and server checksum ({by_checksum})"] if by_checksum > 0 else []
+    if size_and_md5:
+        parts.append(f"size and MD5 ({size_and_md5})")
+    if size_only:
+        parts.append(f"size only ({size_only}: run --deep to re-hash)")
+    return " or ".join(parts)

@@ -24,6 +24,7 @@ from cinelake import stopping
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler, profile_path
 from cinelake.errors import InputError, ObjectConflict, RunError, StoreError, Terminated
 from cinelake.lake import layout
+from cinelake.lake.landings import recorded_landings
 from cinelake.lake.manifest import (
     ManifestObject,
     ObjectState,
@@ -37,6 +38,7 @@ from cinelake.store.base import (
     META_SOURCE,
     Landed,
     ProgressCallback,
+    RecordLookup,
     Store,
     Tap,
 )
@@ -158,12 +160,22 @@ def _ingest(
         },
     )
     interrupted: BaseException | None = None
+    recorded = recorded_landings(store, request.run_date)
     for number, source in enumerate(request.sources):
         entry = _new_entry(source, request)
         try:
             profiling = first if number == 0 else ProfileProcess.for_big_file(source.path)
             with profiling or nullcontext():
-                _land_one(entry, source, request, store, run_id, progress=progress, apart=profiling)
+                _land_one(
+                    entry,
+                    source,
+                    request,
+                    store,
+                    run_id,
+                    progress=progress,
+                    apart=profiling,
+                    recorded=recorded,
+                )
             with stopping.manifest_write():
                 manifest.objects.append(entry)
         except (KeyboardInterrupt, Exception) as stop:
@@ -208,6 +220,7 @@ def _finish(
             # Say why the files failed, not only that their manifest could not follow them.
             errors = [o.error or o.key for o in manifest.objects if o.state == "failed"]
             raise RunError("; ".join([*errors, str(exc)])) from None
+        store.report_limitations()
     manifest.log_finished()
 
 
@@ -248,6 +261,7 @@ def _land_one(
     *,
     progress: ProgressFactory | None,
     apart: ProfileProcess | None,
+    recorded: RecordLookup,
 ) -> None:
     """Land `source`, filling its `entry`; a failure is recorded there, never raised."""
     key = entry.key
@@ -284,7 +298,16 @@ def _land_one(
             return
     metadata = {META_RUN_ID: run_id, META_SOURCE: quote(source.path.name)}
     bar = progress(key, entry.bytes or 0) if progress else None
-    _upload(entry, source.path, store, metadata, overwrite=request.overwrite, bar=bar, apart=apart)
+    _upload(
+        entry,
+        source.path,
+        store,
+        metadata,
+        overwrite=request.overwrite,
+        bar=bar,
+        apart=apart,
+        recorded=recorded,
+    )
     anomalies = entry.details.get("observed", {}).get("anomalies")
     if request.strict and entry.state in {"written", "unchanged"} and anomalies:
         entry.state = "failed"
@@ -303,6 +326,7 @@ def _upload(
     overwrite: bool,
     bar: ProgressCallback | None,
     apart: ProfileProcess | None,
+    recorded: RecordLookup,
 ) -> None:
     """Land one file and fill its manifest entry; a failure is recorded, never raised."""
     key = entry.key
@@ -311,7 +335,15 @@ def _upload(
     )
     with observation as (tap, observed):
         try:
-            landed = store.put_file(key, path, metadata, overwrite=overwrite, progress=bar, tap=tap)
+            landed = store.put_file(
+                key,
+                path,
+                metadata,
+                overwrite=overwrite,
+                progress=bar,
+                tap=tap,
+                recorded=recorded,
+            )
         except ObjectConflict as exc:
             entry.state = "conflict"
             entry.error = str(exc)
@@ -350,6 +382,8 @@ def _record_landed(entry: ManifestObject, landed: Landed) -> None:
     entry.checksum_algorithm = landed.checksum_algorithm
     entry.checksum = landed.checksum
     entry.verified_by = landed.verified_by
+    entry.md5 = landed.md5
+    entry.etag = landed.etag
     if landed.version_id:
         entry.details["version_id"] = landed.version_id
 

@@ -50,6 +50,10 @@ class ManifestObject:
     checksum_algorithm: str | None = None
     checksum: str | None = None
     verified_by: str | None = None
+    md5: str | None = None
+    """Only where the store returns no checksum: `verify` compares it with a single-part ETag."""
+    etag: str | None = None
+    """As landed: a re-run recognises the object by it, an overwrite changes it."""
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -2,9 +2,11 @@
 
 A manifest is the only claim cinelake makes about an object, so verification is the comparison
 of each claim with what the lake now says (size, full-object checksum, and with `deep` the
-SHA-256 of the bytes), plus a sweep for data that no claim covers. It works one partition date
-at a time: memory holds the claims of one date, never the whole lake, and findings are handed
-to the caller as they are found.
+SHA-256 of the bytes), plus a sweep for data that no claim covers. On a store that keeps no
+checksum, the claim says so (`verified_by`), and the object's ETag stands in where it was the
+MD5 of the bytes when they landed; otherwise only the size can be compared without reading.
+It works one partition date at a time: memory holds the claims of one date, never the whole
+lake, and findings are handed to the caller as they are found.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cinelake.lake.status import (
     read_manifest,
 )
 from cinelake.store.base import META_SHA256, ObjectInfo, Store
+from cinelake.store.limitations import LESSER_CHECKS
 
 FindingKind = Literal["missing", "altered", "unlisted", "checksum-missing", "unreadable-manifest"]
 KEPT_FINDINGS = 1000
@@ -59,6 +62,8 @@ class VerifyReport:
     rehashed: int = 0
     size_only: int = 0
     """Objects whose manifest and lake share no checksum algorithm: only size was compared."""
+    size_and_md5: int = 0
+    """Objects on a store without checksums whose ETag was compared with the recorded MD5."""
     scanned: int = 0
     """Data objects seen while sweeping for unlisted ones."""
     counts: Counter[str] = field(default_factory=Counter)
@@ -90,6 +95,7 @@ class VerifyReport:
             "checked_bytes": self.checked_bytes,
             "rehashed": self.rehashed,
             "size_only": self.size_only,
+            "size_and_md5": self.size_and_md5,
             "scanned": self.scanned,
             "counts": dict(sorted(self.counts.items())),
             "findings": [f.to_dict() for f in self.findings],
@@ -108,6 +114,19 @@ class _Claim:
     sha256: str | None
     checksum_algorithm: str | None
     checksum: str | None
+    verified_by: str | None = None
+    md5: str | None = None
+    etag: str | None = None
+
+    @property
+    def store_kept_no_checksum(self) -> bool:
+        """At landing the store returned no checksum: its absence now is no finding."""
+        return self.verified_by in LESSER_CHECKS
+
+    @property
+    def md5_is_etag(self) -> bool:
+        """At landing the store's ETag was the MD5 of the bytes, so it can stand in for one."""
+        return self.md5 is not None and self.md5 == self.etag
 
 
 def verify_lake(
@@ -235,6 +254,9 @@ def _claims_of(manifest: Manifest) -> Iterator[_Claim]:
             sha256=_text(obj.get("sha256")),
             checksum_algorithm=_text(obj.get("checksum_algorithm")),
             checksum=_text(obj.get("checksum")),
+            verified_by=_text(obj.get("verified_by")),
+            md5=_text(obj.get("md5")),
+            etag=_text(obj.get("etag")),
         )
 
 
@@ -281,7 +303,10 @@ def _check_claims(
         return
     if any(v is None for v in verdicts):
         if not deep and not any(_comparable(info, c) for c in claims):
-            report.size_only += 1
+            if any(_md5_comparable(info, c) for c in claims):
+                report.size_and_md5 += 1
+            else:
+                report.size_only += 1
         return
     found(verdicts[claims.index(latest)] or next(v for v in verdicts if v))
 
@@ -294,6 +319,16 @@ def _comparable(info: ObjectInfo, claim: _Claim) -> bool:
     )
 
 
+def _md5_comparable(info: ObjectInfo, claim: _Claim) -> bool:
+    """A single-part ETag (no `-N` suffix) against the MD5 recorded where it was the ETag."""
+    return (
+        claim.md5_is_etag
+        and info.checksum is None
+        and info.etag is not None
+        and "-" not in info.etag
+    )
+
+
 def _compare(info: ObjectInfo, claim: _Claim, deep: bool, content: _Bytes) -> Finding | None:
     """What is wrong with the object against this claim, if anything: the most telling fact."""
     if claim.size is not None and info.size != claim.size:
@@ -301,11 +336,15 @@ def _compare(info: ObjectInfo, claim: _Claim, deep: bool, content: _Bytes) -> Fi
             "altered", claim.key, f"size {info.size} B, manifest says {claim.size} B", claim.run_id
         )
     problems: list[str] = []
-    checksum_missing = bool(claim.checksum) and info.checksum is None
+    checksum_missing = (
+        bool(claim.checksum) and info.checksum is None and not claim.store_kept_no_checksum
+    )
     if _comparable(info, claim) and info.checksum != claim.checksum:
         problems.append(
             f"{claim.checksum_algorithm} {info.checksum}, manifest says {claim.checksum}"
         )
+    if _md5_comparable(info, claim) and info.etag != claim.md5:
+        problems.append(f"ETag {info.etag} is not the MD5 the manifest recorded ({claim.md5})")
     recorded_sha = info.metadata.get(META_SHA256)
     if recorded_sha and claim.sha256 and recorded_sha != claim.sha256:
         problems.append("the object's recorded SHA-256 differs from the manifest's")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -18,6 +19,7 @@ from typing import BinaryIO, Literal
 
 from cinelake import checksums
 from cinelake.errors import ChecksumMismatch, ObjectConflict, ObjectExists
+from cinelake.store.limitations import Limitations
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ META_BYTES = "cinelake-bytes"
 META_RUN_ID = "cinelake-run-id"
 META_SOURCE = "cinelake-source"
 
+VerifiedBy = Literal["server-checksum", "size-and-md5", "size-only", "sha256"]
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -44,6 +48,23 @@ class ObjectInfo:
     checksum: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     version_id: str | None = None
+    etag: str | None = None
+    """Without quotes; changes whenever the object is written again, even with equal bytes
+    sent in other parts."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a manifest says was landed at a key: enough to recognise it without reading it."""
+
+    sha256: str
+    size: int
+    etag: str
+
+
+RecordLookup = Callable[[str], "Recorded | None"]
+"""The latest landing a manifest records for a key, asked only when the key is taken and the
+store cannot otherwise tell whether it holds the same bytes."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +77,11 @@ class Landed:
     checksum_algorithm: str
     checksum: str
     state: Literal["written", "unchanged"]
-    verified_by: Literal["server-checksum", "size-only", "sha256"]
+    verified_by: VerifiedBy
     version_id: str | None = None
+    md5: str | None = None
+    """Computed only where the store returns no checksum, for single-part objects."""
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +92,10 @@ class Written:
     sha256: str
     checksum: str
     version_id: str | None = None
+    md5: str | None = None
+
+
+_LIMITATIONS_LOCK = threading.Lock()
 
 
 class Store(ABC):
@@ -119,6 +147,29 @@ class Store(ABC):
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release connections; stores are cheap to keep open for a whole run."""
 
+    def returns_checksums(self) -> bool:
+        """False where the store keeps no additional checksum, so writes are verified by size
+        and, where its ETag is the bytes' MD5, by MD5."""
+        return True
+
+    def _wants_md5(self, size: int) -> bool:
+        """Whether an MD5 of `size` bytes could be checked against this store's ETag."""
+        del size
+        return False
+
+    @property
+    def limitations(self) -> Limitations:
+        """This store's warnings given so far and its objects checked by less than a checksum."""
+        with _LIMITATIONS_LOCK:
+            found: Limitations | None = self.__dict__.get("_limitations")
+            if found is None:
+                found = self.__dict__["_limitations"] = Limitations(self.url)
+            return found
+
+    def report_limitations(self) -> None:
+        """Say, once at the end of a run, how many objects the store could not fully verify."""
+        self.limitations.report()
+
     # Rules --------------------------------------------------------------------------------
     def put_bytes(
         self,
@@ -131,21 +182,31 @@ class Store(ABC):
         """Land small bytes (records, manifests, checkpoints) under the raw-zone rules."""
         sha = checksums.sha256_hex(data)
         crc = checksums.of_bytes(self.checksum_algorithm, data)
+        md5 = checksums.md5_hex(data) if self._wants_md5(len(data)) else None
         meta = {**(metadata or {}), META_SHA256: sha, META_BYTES: str(len(data))}
         existing = self.head(key)
         replace = False
         if existing is not None:
             if self._same(existing, sha, crc, len(data)):
-                return self._unchanged(existing, sha, crc)
+                return self._unchanged(existing, sha, crc, md5)
             self._refuse_or_allow_overwrite(key, existing, overwrite)
             replace = True
         try:
             version = self._write_bytes(key, data, meta, crc, replace=replace)
         except ObjectExists:
-            return self._after_race(key, sha, crc, len(data))
-        verified = self._verify(key, crc, len(data))
+            return self._after_race(key, sha, crc, len(data), md5)
+        verified, etag = self._verify(key, crc, len(data), md5)
         return Landed(
-            key, len(data), sha, self.checksum_algorithm, crc, "written", verified, version
+            key,
+            len(data),
+            sha,
+            self.checksum_algorithm,
+            crc,
+            "written",
+            verified,
+            version,
+            md5,
+            etag,
         )
 
     def put_file(
@@ -157,11 +218,13 @@ class Store(ABC):
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
         tap: Tap | None = None,
+        recorded: RecordLookup | None = None,
     ) -> Landed:
         """Land a file of any size byte for byte, in constant memory.
 
         `tap` sees the file's bytes exactly once, whether they are uploaded or only hashed
-        because the key is already taken.
+        because the key is already taken. `recorded` lets a taken key be recognised from its
+        manifest when the store has no other way than reading the object back.
         """
         existing = self.head(key)
         replace = False
@@ -169,10 +232,13 @@ class Store(ABC):
             algorithm = existing.checksum_algorithm
             if algorithm is None or not checksums.supported(algorithm):
                 algorithm = self.checksum_algorithm
-            sha, crc, size = checksums.file_digests(path, algorithm, tap)
+            digests = checksums.read_digests(
+                path, algorithm, tap, md5=self._wants_md5(existing.size)
+            )
             tap = None  # it has seen the file once already
-            if self._same(existing, sha, crc, size, algorithm):
-                return self._unchanged(existing, sha, crc)
+            sha, crc, size = digests.sha256, digests.crc, digests.size
+            if self._same(existing, sha, crc, size, algorithm, recorded=recorded):
+                return self._unchanged(existing, sha, crc, digests.md5)
             self._refuse_or_allow_overwrite(key, existing, overwrite)
             replace = True
         try:
@@ -181,8 +247,8 @@ class Store(ABC):
             )
         except ObjectExists:
             sha, crc, size = checksums.file_digests(path, self.checksum_algorithm)
-            return self._after_race(key, sha, crc, size)
-        verified = self._verify(key, written.checksum, written.size)
+            return self._after_race(key, sha, crc, size, None)
+        verified, etag = self._verify(key, written.checksum, written.size, written.md5)
         return Landed(
             key,
             written.size,
@@ -192,6 +258,8 @@ class Store(ABC):
             "written",
             verified,
             written.version_id,
+            written.md5,
+            etag,
         )
 
     def compare_file(self, key: str, path: Path) -> Literal["absent", "same", "different"]:
@@ -225,6 +293,8 @@ class Store(ABC):
         crc: str,
         size: int,
         algorithm: str | None = None,
+        *,
+        recorded: RecordLookup | None = None,
     ) -> bool:
         if existing.size != size:
             return False
@@ -234,9 +304,17 @@ class Store(ABC):
             algorithm or self.checksum_algorithm
         ):
             return existing.checksum == crc
+        if recorded is not None and _landed_as_recorded(existing, recorded(existing.key), sha):
+            return True
         return self.sha256_of(existing.key) == sha
 
-    def _unchanged(self, existing: ObjectInfo, sha: str, crc: str) -> Landed:
+    def _unchanged(self, existing: ObjectInfo, sha: str, crc: str, md5: str | None) -> Landed:
+        verified_by: VerifiedBy = (
+            "sha256" if existing.metadata.get(META_SHA256) else "server-checksum"
+        )
+        if existing.checksum is None and not self.returns_checksums():
+            verified_by = "size-and-md5" if md5 and existing.etag == md5 else "size-only"
+            self.limitations.checked(verified_by)
         return Landed(
             existing.key,
             existing.size,
@@ -244,8 +322,10 @@ class Store(ABC):
             existing.checksum_algorithm or self.checksum_algorithm,
             existing.checksum or crc,
             "unchanged",
-            "sha256" if existing.metadata.get(META_SHA256) else "server-checksum",
+            verified_by,
             existing.version_id,
+            md5,
+            existing.etag,
         )
 
     def _refuse_or_allow_overwrite(self, key: str, existing: ObjectInfo, overwrite: bool) -> None:
@@ -268,30 +348,52 @@ class Store(ABC):
             extra={"event": "store.overwrite", "key": key},
         )
 
-    def _after_race(self, key: str, sha: str, crc: str, size: int) -> Landed:
+    def _after_race(self, key: str, sha: str, crc: str, size: int, md5: str | None) -> Landed:
         """Another writer won the conditional write: same bytes is fine, different is not."""
         existing = self.head(key)
         if existing is not None and self._same(existing, sha, crc, size):
-            return self._unchanged(existing, sha, crc)
+            return self._unchanged(existing, sha, crc, md5)
         raise ObjectConflict(
             key, f"{key} was landed by another writer with different bytes while this run wrote"
         )
 
-    def _verify(self, key: str, crc: str, size: int) -> Literal["server-checksum", "size-only"]:
+    def _verify(
+        self, key: str, crc: str, size: int, md5: str | None
+    ) -> tuple[VerifiedBy, str | None]:
+        """How the landed object was proven intact, and its ETag."""
         landed = self.head(key)
         if landed is None:
             raise ChecksumMismatch(key, self.checksum_algorithm, crc, "<missing>")
         if landed.size != size:
             raise ChecksumMismatch(key, "size", str(size), str(landed.size))
         if landed.checksum is None or landed.checksum_algorithm != self.checksum_algorithm:
-            log.warning(
-                "%s returned no %s checksum; verified %s by size only",
+            # An ETag that is not this MD5 proves nothing either way: many stores (and
+            # multipart uploads) make ETags that are not the MD5 of the bytes.
+            verified_by: VerifiedBy = (
+                "size-and-md5" if md5 is not None and landed.etag == md5 else "size-only"
+            )
+            self.limitations.warn_once(
+                "checksum_unavailable",
+                "%s returned no %s checksum (first for %s); objects without one are verified "
+                "by size, and by MD5 where the ETag is the MD5 of the bytes",
                 self.url,
                 self.checksum_algorithm,
                 key,
-                extra={"event": "store.checksum_unavailable", "key": key},
             )
-            return "size-only"
+            self.limitations.checked(verified_by)
+            return verified_by, landed.etag
         if landed.checksum != crc:
             raise ChecksumMismatch(key, self.checksum_algorithm, crc, landed.checksum)
-        return "server-checksum"
+        return "server-checksum", landed.etag
+
+
+def _landed_as_recorded(existing: ObjectInfo, recorded: Recorded | None, sha: str) -> bool:
+    """The object is the one a manifest recorded (same size, same ETag: it was not written
+    again since), and the manifest's SHA-256 of those bytes is the file's."""
+    return (
+        recorded is not None
+        and existing.etag is not None
+        and existing.etag == recorded.etag
+        and existing.size == recorded.size
+        and recorded.sha256 == sha
+    )

@@ -90,6 +90,7 @@ class S3Store(Store):
         self._custom_endpoint = custom_endpoint
         self._versioning: bool | None = None
         self._conditional: bool | None = None
+        self._checksums: bool | None = None
         self._probe_lock = threading.Lock()
 
     def check_reachable(self) -> None:
@@ -137,37 +138,74 @@ class S3Store(Store):
         return self._versioning
 
     def honours_conditional_writes(self) -> bool:
-        """AWS honours If-None-Match; some S3-compatible servers silently ignore it.
-
-        Probed once per store on custom endpoints with a throwaway key under `Raw/_state/`,
-        the one prefix every cinelake writer (including the Lambda role) may write.
-        """
+        """AWS honours If-None-Match; some S3-compatible servers silently ignore it."""
         if not self._custom_endpoint:
             return True
+        self._probe()
+        return bool(self._conditional)
+
+    def returns_checksums(self) -> bool:
+        """AWS returns the additional checksum it was sent; some S3-compatible servers keep
+        none, and only then does an upload also compute the MD5 their ETag can be checked
+        against."""
+        if not self._custom_endpoint:
+            return True
+        self._probe()
+        return bool(self._checksums)
+
+    def _wants_md5(self, size: int) -> bool:
+        # Only a single-part upload has an ETag that can be the MD5 of its bytes.
+        return size <= self.transfer.part_size and not self.returns_checksums()
+
+    def _probe(self) -> None:
+        """What a custom endpoint honours, learnt once per store from one throwaway key.
+
+        The key is under `Raw/_state/`, the one prefix every cinelake writer (including the
+        Lambda role) may write.
+        """
         with self._probe_lock, _store_errors(f"{self.url} conditional-write probe"):
-            if self._conditional is None:
-                probe = self._k(f"Raw/_state/probes/conditional-{uuid.uuid4().hex}")
-                self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"1", IfNoneMatch="*")
-                try:
-                    self.client.put_object(
-                        Bucket=self.bucket, Key=probe, Body=b"2", IfNoneMatch="*"
-                    )
-                    self._conditional = False
-                    log.warning(
-                        "%s ignores If-None-Match: cinelake checks before each write, but two "
-                        "writers racing on this endpoint could still clobber each other",
-                        self.url,
-                        extra={"event": "store.conditional_writes_unsupported"},
-                    )
-                except ClientError as exc:
-                    if _code(exc) not in {"PreconditionFailed", "412"}:
-                        raise
-                    self._conditional = True
-                try:
-                    self.client.delete_object(Bucket=self.bucket, Key=probe)
-                except ClientError:
-                    log.debug("could not delete probe %s", probe)
-            return self._conditional
+            if self._conditional is not None:
+                return
+            probe = self._k(f"Raw/_state/probes/conditional-{uuid.uuid4().hex}")
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=probe,
+                Body=b"1",
+                IfNoneMatch="*",
+                ChecksumAlgorithm=cast(Any, self.checksum_algorithm),
+                **_checksum_args(
+                    self.checksum_algorithm, checksums.of_bytes(self.checksum_algorithm, b"1")
+                ),
+            )
+            answer = self.client.head_object(Bucket=self.bucket, Key=probe, ChecksumMode="ENABLED")
+            fields = cast(Mapping[str, Any], answer)
+            self._checksums = bool(fields.get(f"Checksum{self.checksum_algorithm}"))
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"2", IfNoneMatch="*")
+                self._conditional = False
+            except ClientError as exc:
+                if _code(exc) not in {"PreconditionFailed", "412"}:
+                    raise
+                self._conditional = True
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=probe)
+            except ClientError:
+                log.debug("could not delete probe %s", probe)
+        if not self._conditional:
+            self.limitations.warn_once(
+                "conditional_writes_unsupported",
+                "%s ignores If-None-Match: cinelake checks before each write, but two writers "
+                "racing on this endpoint could still clobber each other",
+                self.url,
+            )
+        if not self._checksums:
+            self.limitations.warn_once(
+                "checksum_unavailable",
+                "%s returns no additional checksums (x-amz-checksum-*): objects are verified by "
+                "size, and by MD5 where the ETag is the MD5 of the bytes (single-part uploads); "
+                "`cinelake verify --deep` re-hashes them",
+                self.url,
+            )
 
     def head(self, key: str) -> ObjectInfo | None:
         try:
@@ -195,6 +233,7 @@ class S3Store(Store):
             # HTTP headers are case-insensitive; AWS answers lowercase, rclone capitalises.
             metadata={k.lower(): v for k, v in answer.get("Metadata", {}).items()},
             version_id=answer.get("VersionId"),
+            etag=answer["ETag"].strip('"') if answer.get("ETag") else None,
         )
 
     def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
@@ -251,11 +290,12 @@ class S3Store(Store):
                 tap(data)
             sha = checksums.sha256_hex(data)
             crc = checksums.of_bytes(self.checksum_algorithm, data)
+            md5 = checksums.md5_hex(data) if self._wants_md5(len(data)) else None
             meta = {**metadata, META_SHA256: sha, META_BYTES: str(len(data))}
             version = self._write_bytes(key, data, meta, crc, replace=replace)
             if progress:
                 progress(len(data))
-            return Written(len(data), sha, crc, version)
+            return Written(len(data), sha, crc, version, md5)
         self._abort_stale_uploads(key)
         # S3 takes metadata only before the first part: the size is known, the SHA-256 is not
         # until the last byte is read, so parts carry it in the run manifest only.

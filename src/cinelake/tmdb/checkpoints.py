@@ -60,6 +60,8 @@ def manifest_object(entry: dict[str, Any], plan_id: str, *, recovered: bool) -> 
         checksum_algorithm=entry["checksum_algorithm"],
         checksum=entry["checksum"],
         verified_by=entry["verified_by"],
+        md5=entry.get("md5"),
+        etag=entry.get("etag"),
         details=details,
     )
 

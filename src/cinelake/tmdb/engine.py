@@ -322,6 +322,8 @@ class PhaseRunner:
             "checksum_algorithm": landed.checksum_algorithm,
             "checksum": landed.checksum,
             "verified_by": landed.verified_by,
+            "md5": landed.md5,
+            "etag": landed.etag,
         }
         self.ctx.written.append(manifest_object(entry, self.ctx.plan_id, recovered=False))
         return entry

@@ -110,6 +110,7 @@ def run_tmdb_ingest(
             if complete_marker is not None:
                 # Only after the manifest: a crash in between must not leave files unlisted.
                 store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
+            store.report_limitations()
             manifest.log_finished()
     finally:
         if own_client:
