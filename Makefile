@@ -4,9 +4,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
+S3RVER := tests/s3rver/node_modules/.installed
+
 .PHONY: venv demo demo-s3 test lint typecheck bench clean
 
 venv: $(VENV)/.installed
+
+# s3rver, an S3 implementation without additional checksums, for the test suite (Node >= 12).
+$(S3RVER): tests/s3rver/package.json tests/s3rver/package-lock.json
+	npm ci --prefix tests/s3rver --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +36,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy src
 
-test: lint typecheck
+test: lint typecheck $(S3RVER)
 	$(PY) -m pytest -q
 
 bench: venv
@@ -37,4 +44,4 @@ bench: venv
 	$(PY) bench/tmdb_ingest.py
 
 clean:
-	rm -rf $(VENV) lake dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) lake dist build .pytest_cache .mypy_cache .ruff_cache tests/s3rver/node_modules

@@ -1,4 +1,4 @@
-"""Real servers for the whole suite: moto's S3 and `rclone serve s3` over loopback HTTP.
+"""Real servers for the whole suite: moto's S3, `rclone serve s3` and s3rver over loopback HTTP.
 
 Each test gets its own fresh bucket, so tests never see each other's objects and the servers
 start once per session.
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -32,6 +33,17 @@ class S3Endpoint:
     name: str
     url: str
     conditional_writes: bool
+    checksums: bool = True
+    """Whether the endpoint returns the additional checksum (`x-amz-checksum-*`) it was sent."""
+    request_log: Path | None = None
+    """Where the server logs one `METHOD /bucket/key` line per request it receives."""
+
+    def requests(self, method: str, bucket: str, key: str) -> int:
+        """How many `method` requests for this object the server has received so far."""
+        assert self.request_log is not None, f"{self.name} keeps no request log"
+        path = f"/{bucket}/{quote(key)}"
+        lines = self.request_log.read_text().splitlines() if self.request_log.exists() else []
+        return sum(1 for line in lines if line.split("?")[0] == f"{method} {path}")
 
     def client(self) -> object:
         return boto3.client(
@@ -103,6 +115,37 @@ def rclone_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endp
         process.kill()
         pytest.fail("rclone serve s3 did not start")
     yield S3Endpoint("rclone", f"http://127.0.0.1:{port}", conditional_writes=False)
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3rver_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """s3rver (npm): a real S3 implementation that, like many S3-compatible stores, returns no
+    additional checksums and ignores If-None-Match. Its requests are logged for counting."""
+    serve = Path(__file__).parent / "s3rver" / "serve.js"
+    if not (serve.parent / "node_modules" / "s3rver").is_dir() or shutil.which("node") is None:
+        pytest.fail("s3rver is not installed: run `make test`, which installs it with npm")
+    root = tmp_path_factory.mktemp("s3rver")
+    log = root / "requests.log"
+    process = subprocess.Popen(
+        ["node", str(serve), str(root / "data"), str(log), ACCESS_KEY, SECRET_KEY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    port = process.stdout.readline().strip()
+    if not port.isdigit():
+        process.kill()
+        pytest.fail("s3rver did not start")
+    yield S3Endpoint(
+        "s3rver",
+        f"http://127.0.0.1:{port}",
+        conditional_writes=False,
+        checksums=False,
+        request_log=log,
+    )
     process.terminate()
     process.wait(timeout=10)
 

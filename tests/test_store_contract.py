@@ -1,7 +1,7 @@
-"""One storage contract, three backends: a local folder, S3 on moto, S3 on `rclone serve s3`.
+"""One storage contract, four backends: a local folder, S3 on moto, `rclone serve s3`, s3rver.
 
-What an endpoint lacks (conditional writes, multipart checksums on rclone) is detected by the
-store and asserted here as detected, never assumed.
+What an endpoint lacks (conditional writes, multipart checksums on rclone, any additional
+checksum on s3rver) is detected by the store and asserted here as detected, never assumed.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from cinelake import checksums
 from cinelake.errors import ObjectConflict
 from cinelake.settings import load_settings
 from cinelake.store import LocalDirStore, S3Store, Store, open_store, s3_client
-from cinelake.store.base import META_SHA256
+from cinelake.store.base import META_SHA256, Recorded
 from cinelake.store.s3 import TransferSettings
 
 MIB = 1024 * 1024
-BACKENDS = ["local", "moto", "rclone"]
+CHECKSUM_BACKENDS = ["local", "moto", "rclone"]
+"""Backends that return the checksum they were sent (rclone: for single-part objects)."""
+BACKENDS = [*CHECKSUM_BACKENDS, "s3rver"]
 
 
 @dataclass
@@ -78,7 +80,20 @@ def backend(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> 
     return opened
 
 
-@pytest.fixture(params=["moto", "rclone"])
+@pytest.fixture(params=CHECKSUM_BACKENDS)
+def checksum_backend(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> Backend:
+    return _open(request.param, request, tmp_path, versioned=False)
+
+
+@pytest.fixture
+def checksumless_backend(
+    request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path
+) -> Backend:
+    """s3rver: no additional checksum is ever returned."""
+    return _open("s3rver", request, tmp_path, versioned=False)
+
+
+@pytest.fixture(params=["moto", "rclone", "s3rver"])
 def s3_backend(request: pytest.FixtureRequest, clean_env: Path, tmp_path: Path) -> Backend:
     """S3 endpoints only, in buckets without versioning."""
     return _open(request.param, request, tmp_path, versioned=False)
@@ -105,7 +120,10 @@ def crc_of(data: bytes, store: Store) -> str:
 # Small objects --------------------------------------------------------------------------------
 
 
-def test_put_bytes_then_head_reports_size_checksum_and_metadata(backend: Backend) -> None:
+def test_put_bytes_then_head_reports_size_checksum_and_metadata(
+    checksum_backend: Backend,
+) -> None:
+    backend = checksum_backend
     data = b"id|titulo\n1|Cidade de Deus\n"
     backend.store.put_bytes("Raw/x/a.csv", data, {"cinelake-run-id": "run-1"})
 
@@ -119,7 +137,10 @@ def test_put_bytes_then_head_reports_size_checksum_and_metadata(backend: Backend
     assert info.metadata[META_SHA256] == hashlib.sha256(data).hexdigest()
 
 
-def test_put_bytes_reports_written_and_verified_by_the_server_checksum(backend: Backend) -> None:
+def test_put_bytes_reports_written_and_verified_by_the_server_checksum(
+    checksum_backend: Backend,
+) -> None:
+    backend = checksum_backend
     landed = backend.store.put_bytes("Raw/x/a.csv", b"abc")
     assert landed.state == "written"
     assert landed.verified_by == "server-checksum"
@@ -206,8 +227,9 @@ def test_put_file_reports_the_full_object_checksum_computed_locally(
 
 
 def test_put_file_is_verified_by_the_server_checksum_where_the_server_keeps_it(
-    backend: Backend, multipart_file: Path
+    checksum_backend: Backend, multipart_file: Path
 ) -> None:
+    backend = checksum_backend
     landed = backend.store.put_file("Raw/x/big.csv", multipart_file)
     if backend.name == "rclone":
         # rclone keeps no multipart checksum: the store must notice and say so, not fail.
@@ -316,3 +338,85 @@ def test_conditional_write_probe_leaves_no_object_behind(s3_backend: Backend) ->
     assert isinstance(store, S3Store)
     store.honours_conditional_writes()
     assert list(store.list("")) == []
+
+
+def test_checksum_support_is_detected_not_assumed(s3_backend: Backend) -> None:
+    store = s3_backend.store
+    assert isinstance(store, S3Store)
+    assert s3_backend.endpoint is not None
+    assert store.returns_checksums() is s3_backend.endpoint.checksums
+
+
+def test_no_md5_is_computed_where_the_store_returns_checksums(
+    checksum_backend: Backend, multipart_file: Path
+) -> None:
+    small = checksum_backend.store.put_bytes("Raw/x/a.csv", b"abc")
+    big = checksum_backend.store.put_file("Raw/x/big.csv", multipart_file)
+    assert (small.md5, big.md5) == (None, None)
+
+
+# A store that keeps no checksum (s3rver) ----------------------------------------------------
+
+
+def test_without_checksums_a_single_part_object_is_verified_by_size_and_md5(
+    checksumless_backend: Backend, tmp_path: Path
+) -> None:
+    store = checksumless_backend.store
+    small = tmp_path / "small.csv"
+    small.write_bytes(b"id|titulo\n1|Cidade de Deus\n")
+
+    from_bytes = store.put_bytes("Raw/x/a.csv", b"abc")
+    from_file = store.put_file("Raw/x/small.csv", small)
+
+    assert store.head("Raw/x/a.csv").checksum is None  # type: ignore[union-attr]
+    assert from_bytes.verified_by == from_file.verified_by == "size-and-md5"
+    assert (
+        from_bytes.md5 == from_bytes.etag == hashlib.md5(b"abc", usedforsecurity=False).hexdigest()
+    )
+    assert (
+        from_file.md5
+        == from_file.etag
+        == hashlib.md5(small.read_bytes(), usedforsecurity=False).hexdigest()
+    )
+
+
+def test_without_checksums_a_multipart_object_is_verified_by_size_only(
+    checksumless_backend: Backend, multipart_file: Path
+) -> None:
+    landed = checksumless_backend.store.put_file("Raw/x/big.csv", multipart_file)
+    assert landed.verified_by == "size-only"
+    assert landed.md5 is None  # a multipart ETag is not the MD5 of the bytes
+    assert landed.etag
+
+
+def test_a_taken_multipart_key_is_recognised_from_its_record_without_reading_it(
+    checksumless_backend: Backend, multipart_file: Path
+) -> None:
+    store = checksumless_backend.store
+    endpoint = checksumless_backend.endpoint
+    assert isinstance(store, S3Store) and endpoint is not None
+    first = store.put_file("Raw/x/big.csv", multipart_file)
+    record = Recorded(first.sha256, first.size, first.etag or "")
+    gets = endpoint.requests("GET", store.bucket, "Raw/x/big.csv")
+
+    again = store.put_file("Raw/x/big.csv", multipart_file, recorded=lambda key: record)
+
+    assert again.state == "unchanged"
+    assert endpoint.requests("GET", store.bucket, "Raw/x/big.csv") == gets
+
+
+def test_a_record_of_other_bytes_leads_to_a_closer_look(
+    checksumless_backend: Backend, multipart_file: Path
+) -> None:
+    """An ETag that is not the recorded one (the object was written again since) is no proof
+    either way: the object is read back and compared."""
+    store = checksumless_backend.store
+    endpoint = checksumless_backend.endpoint
+    assert isinstance(store, S3Store) and endpoint is not None
+    first = store.put_file("Raw/x/big.csv", multipart_file)
+    stale = Recorded(first.sha256, first.size, "0" * 32)
+
+    again = store.put_file("Raw/x/big.csv", multipart_file, recorded=lambda key: stale)
+
+    assert again.state == "unchanged"
+    assert endpoint.requests("GET", store.bucket, "Raw/x/big.csv") == 1
