@@ -374,8 +374,8 @@ class Store(ABC):
             )
             self.limitations.warn_once(
                 "checksum_unavailable",
-                "%s returned no %s checksum (first for %s); objects without one are verified "
-                "by size, and by MD5 where the ETag is the MD5 of the bytes",
+                "%s returned no %s checksum for %s; it and any other object without one are "
+                "verified by size only (counted at the end of the run)",
                 self.url,
                 self.checksum_algorithm,
                 key,
