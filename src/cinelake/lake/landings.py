@@ -3,8 +3,9 @@
 A re-run must tell whether a taken key holds the file's bytes. Where the object carries
 neither its SHA-256 (multipart uploads cannot) nor a checksum the store returns, the only other
 way is to read the object back, in full. The manifest recorded the SHA-256 of what was landed
-and the ETag the store gave it; the store gives an object a new ETag whenever it is written
-again, so an unchanged ETag and size mean the bytes are still those the SHA-256 describes.
+and the ETag the store gave it. An overwrite with other bytes changes the ETag (it derives
+from the bytes, or is new for every write), so an unchanged ETag and size mean the bytes are
+still those the SHA-256 describes.
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ class ObjectInfo:
     metadata: Mapping[str, str] = field(default_factory=dict)
     version_id: str | None = None
     etag: str | None = None
-    """Without quotes; changes whenever the object is written again, even with equal bytes
-    sent in other parts."""
+    """Without quotes; an overwrite with other bytes changes it (it derives from the bytes, or
+    is new for every write)."""
 
 
 @dataclass(frozen=True)
