@@ -65,7 +65,10 @@ def run(argv: Sequence[str], env: dict[str, str]) -> Result:
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv), environ=env)
+        try:
+            code = main(list(argv), environ=env)
+        except SystemExit as usage:  # argparse refuses the command line itself
+            code = int(usage.code or 0)
     return Result(code, out.getvalue(), err.getvalue())
 
 

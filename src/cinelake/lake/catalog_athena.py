@@ -105,11 +105,16 @@ def ddl(athena: AthenaCatalog) -> str:
 def _table_ddl(database: str, table: ExternalTable) -> str:
     columns = ",\n".join(f"  {hive_name(name)} {kind}" for name, kind in table.columns)
     partitions = ", ".join(f"`{name}` string" for name in table.partitions)
+    serde_properties = (
+        f"WITH SERDEPROPERTIES (\n{_properties(table.serde_parameters)}\n)\n"
+        if table.serde_parameters
+        else ""
+    )
     return (
         f"CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{table.name}` (\n{columns}\n)\n"
         f"PARTITIONED BY ({partitions})\n"
         f"ROW FORMAT SERDE '{table.serde}'\n"
-        f"WITH SERDEPROPERTIES (\n{_properties(table.serde_parameters)}\n)\n"
+        f"{serde_properties}"
         f"STORED AS INPUTFORMAT '{TEXT_INPUT}' OUTPUTFORMAT '{TEXT_OUTPUT}'\n"
         f"LOCATION '{table.location}'\n"
         f"TBLPROPERTIES (\n{_properties(table.parameters)}\n)"
