@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession, Window
-from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 CSV_OPTIONS = {
@@ -71,7 +71,7 @@ def main() -> int:
     try:
         spark.read.csv(str(lake / "Raw/Local/CSV/Movies"))
         print("naive spark.read.csv(folder): read (unexpected)")
-    except Exception as exc:  # noqa: BLE001 - the point is to show what a newcomer sees
+    except Exception as exc:
         print(f"naive spark.read.csv(folder) fails as documented: {str(exc).splitlines()[0]}")
 
     for folder in sorted((lake / "Raw/Local/CSV").iterdir()):
