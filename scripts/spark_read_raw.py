@@ -63,7 +63,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", type=Path, default=Path("lake"))
     lake = parser.parse_args().lake.resolve()
-    spark = SparkSession.builder.master("local[2]").appName("cinelake-raw").getOrCreate()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("cinelake-raw")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     expected = manifest_records(lake)
     problems = 0

@@ -30,7 +30,8 @@ from catalog_rig import (
 from tmdb_fixtures import MOVIES_CSV, csv_ids
 
 from cinelake.lake import layout
-from cinelake.lake.record_index import answered_item
+from cinelake.lake.catalog import column_names
+from cinelake.lake.record_index import answered_item, index_bytes
 from cinelake.store import LocalDirStore
 from cinelake.testing.tmdb_emulator import EmulatorConfig, TmdbEmulator
 
@@ -285,3 +286,31 @@ def test_a_lake_with_nothing_landed_is_one_line_and_exit_2(tmp_path: Path) -> No
         assert result.code == 2
         assert len(result.err.strip().splitlines()) == 1
         assert "nothing has landed" in result.err
+
+
+# Pure rules -------------------------------------------------------------------------------------
+def test_identical_records_in_a_file_are_numbered_by_occurrence() -> None:
+    empty = b'{"movie_results":[],"tv_results":[]}'
+
+    lines = index_bytes(
+        "Raw/k.json", [empty, b'{"x":1}', empty], ["find:tt1", "find:tt2", "find:tt3"]
+    )
+
+    entries = [json.loads(line) for line in lines.splitlines()]
+    assert [(e["line"], e["occurrence"], e["item"]) for e in entries] == [
+        (1, 1, "tt1"),
+        (2, 1, "tt2"),
+        (3, 2, "tt3"),
+    ]
+    assert entries[0]["sha256"] == entries[2]["sha256"] != entries[1]["sha256"]
+
+
+def test_header_fields_become_unique_non_empty_column_names() -> None:
+    assert column_names(["id", "ID", "", "dt", "file", "nota"]) == (
+        "id",
+        "ID_2",
+        "column_3",
+        "dt_2",
+        "file_2",
+        "nota",
+    )
