@@ -313,3 +313,17 @@ def test_duckdb_sql_for_s3_reads_credentials_from_the_chain_and_prints_none(
     assert "PROVIDER credential_chain" in printed.out
     assert f"s3://{bucket_of(lake)}/Raw/TMDB/JSON/Find/*/*/*/*.json" in printed.out
     assert SECRET_KEY not in printed.out and ACCESS_KEY not in printed.out
+
+
+def test_every_tmdb_record_file_landed_on_s3_has_its_index(
+    lake: Target, moto_endpoint: S3Endpoint
+) -> None:
+    client: Any = moto_endpoint.client()
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket_of(lake))
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    records = {k for k in keys if k.startswith("Raw/TMDB/JSON/") and "/Errors/" not in k}
+    indexes = {k for k in keys if k.startswith("Raw/_index/")}
+
+    assert records
+    assert indexes == {"Raw/_index/" + k.removeprefix("Raw/") for k in records}
