@@ -11,12 +11,15 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cinelake.cli.common import print_json
 from cinelake.cli.ops import open_existing_lake
-from cinelake.errors import ConfigError, InputError
+from cinelake.errors import NO_AWS_CREDENTIALS, ConfigError, InputError
 from cinelake.settings import Settings
+
+if TYPE_CHECKING:
+    from cinelake.lake.catalog_athena import AthenaCatalog
 
 DEFAULT_DATABASE = "cinelake_raw"
 CELL_WIDTH = 60
@@ -129,11 +132,18 @@ def run_catalog(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _apply(settings: Settings, athena: Any) -> dict[str, Any]:
+def _apply(settings: Settings, athena: AthenaCatalog) -> dict[str, Any]:
+    from botocore.exceptions import NoRegionError
+
     from cinelake.lake.catalog_glue import apply_catalog
     from cinelake.store import aws_session
 
-    glue = aws_session(settings).client("glue")
+    try:
+        glue = aws_session(settings).client("glue")
+    except NoRegionError:
+        raise ConfigError(
+            "--apply needs the bucket's region for Glue: set REGIAO_DO_BUCKET (or AWS_REGION)"
+        ) from None
     report = apply_catalog(glue, athena)
     print(
         f"cinelake: glue database {report.database} "
@@ -204,8 +214,6 @@ def _s3_keys(settings: Settings) -> str:
 
     credentials = aws_session(settings).get_credentials()
     if credentials is None:
-        from cinelake.errors import NO_AWS_CREDENTIALS
-
         raise ConfigError(NO_AWS_CREDENTIALS)
     frozen = credentials.get_frozen_credentials()
     keys = f"KEY_ID {literal(frozen.access_key or '')}, SECRET {literal(frozen.secret_key or '')}"

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from cinelake.errors import InputError, RunError, UsageError
+from cinelake.errors import NO_AWS_CREDENTIALS, ConfigError, InputError, RunError, UsageError
 from cinelake.lake.catalog_athena import AthenaCatalog, table_input, view_input
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def check_database_name(name: str) -> str:
 
 
 def apply_catalog(glue: GlueClient, athena: AthenaCatalog) -> ApplyReport:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     check_database_name(athena.database)
     report = ApplyReport(athena.database)
@@ -65,6 +65,8 @@ def apply_catalog(glue: GlueClient, athena: AthenaCatalog) -> ApplyReport:
         if error.get("Code") in {"InvalidInputException", "ValidationException"}:
             raise UsageError(f"{message}; fix the input named above and re-run") from None
         raise RunError(f"{message}; what was applied stays, re-run to finish") from None
+    except NoCredentialsError:
+        raise ConfigError(NO_AWS_CREDENTIALS) from None
     except BotoCoreError as exc:
         raise RunError(f"cannot reach Glue ({exc}); re-run when it answers") from None
     return report
