@@ -31,7 +31,7 @@ from catalog_rig import (
 from tmdb_fixtures import MOVIES_CSV, csv_ids
 
 from cinelake.lake import layout
-from cinelake.lake.catalog import column_names, describe_lake
+from cinelake.lake.catalog import column_names, describe_lake, read_header
 from cinelake.lake.catalog_athena import AthenaCatalog, athena_catalog
 from cinelake.lake.record_index import answered_item, index_bytes
 from cinelake.store import LocalDirStore
@@ -370,3 +370,12 @@ def test_the_athena_views_translated_to_duckdb_return_what_the_duckdb_views_retu
 
     assert via_athena == native
     assert native
+
+
+def test_the_header_is_read_without_its_bom_or_cr(tmp_path: Path) -> None:
+    store = LocalDirStore(tmp_path)
+    store.put_bytes(
+        "Raw/Local/CSV/Movies/2025/05/01/m.csv", b"\xef\xbb\xbfid|t\xc3\xadtulo\r\nx|y\r\n"
+    )
+
+    assert read_header(store, "Raw/Local/CSV/Movies/2025/05/01/m.csv") == ["id", "t\u00edtulo"]
