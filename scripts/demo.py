@@ -3,7 +3,8 @@
 Starts the project's TMDB emulator in this process (with a few injected 500s and dropped
 connections, so the retries are real), then runs the real `cinelake` command line as child
 processes, exactly as a user would: land the bundled sample CSVs, fetch TMDB for their titles,
-then `status` and `verify`. `--s3` does the same against a local S3 server (moto).
+then `status`, `verify` and one `cinelake sql` query. `--s3` does the same against a local S3
+server (moto), without the query.
 
 The lake is `./lake`. A lake left there by an earlier demo, exactly as that demo left it (its
 marker lists every file it held), is removed and rebuilt, so `make demo` can be re-run at will.
@@ -38,6 +39,13 @@ MARKER = Path(".cinelake") / "made-by-demo"
 DEMO_BUCKET = "cinelake-demo"
 RATE = 40.0
 """The emulator's limit is TMDB's ~40 requests/s: 200 titles = ~400 requests = ~10 s."""
+
+FIRST_LOOK = (
+    "SELECT f.item AS imdb_id, any_value(m.tituloPincipal) AS title, count(*) AS csv_rows "
+    "FROM tmdb_find AS f JOIN csv_movies AS m ON f.item = m.id "
+    "GROUP BY f.item ORDER BY csv_rows DESC, imdb_id LIMIT 5"
+)
+"""The demo's last step: the TMDB lookups joined to the CSV they came from, in plain SQL."""
 
 _INHERITED_SETTINGS = (
     "NOME_DO_BUCKET_S3",
@@ -220,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ["status"],
                 ["verify"],
             ]
+            if not options.s3:  # DuckDB reaches S3 through httpfs, an extension it downloads
+                steps.append(["sql", "--output", "table", FIRST_LOOK])
             try:
                 for step in steps:
                     real = [str(MOVIES) if a == shown(MOVIES) else a for a in step]

@@ -35,12 +35,14 @@ def run_demo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_demo_passed(result: subprocess.CompletedProcess[str]) -> None:
+def assert_demo_passed(
+    result: subprocess.CompletedProcess[str], steps: tuple[str, ...] = STEPS
+) -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     echoed = [line for line in out.splitlines() if line.startswith("$ cinelake ")]
-    assert len(echoed) == len(STEPS)
-    for line, step in zip(echoed, STEPS, strict=True):
+    assert len(echoed) == len(steps)
+    for line, step in zip(echoed, steps, strict=True):
         assert line.startswith(f"$ cinelake {step} "), line
     assert "cinelake: ingest-tmdb succeeded: 200 requested, 190 landed, 10 not found" in out
     assert "injected faults: " in out and "every one was retried" in out
@@ -55,7 +57,8 @@ def test_make_demo_lands_checks_and_shows_a_local_lake(clean_env: Path) -> None:
 
     result = run_demo("--lake", str(lake), cwd=clean_env)
 
-    assert_demo_passed(result)
+    assert_demo_passed(result, (*STEPS, "sql --output table"))
+    assert "imdb_id    title" in result.stdout and "(5 rows)" in result.stdout
     day = datetime.now(UTC).date().strftime("%Y/%m/%d")
     assert (lake / "Raw" / "Local" / "CSV" / "Movies" / day / "movies.csv").read_bytes() == (
         REPO / "data" / "sample" / "movies.csv"

@@ -47,9 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_groups() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
-    from cinelake.cli import ingest_csv, ingest_tmdb, lambda_commands, ops
+    from cinelake.cli import catalog, ingest_csv, ingest_tmdb, lambda_commands, ops
 
-    return [ingest_csv.register, ingest_tmdb.register, ops.register, lambda_commands.register]
+    return [
+        ingest_csv.register,
+        ingest_tmdb.register,
+        ops.register,
+        catalog.register,
+        lambda_commands.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:

@@ -12,6 +12,8 @@ from datetime import date
 RAW = "Raw"
 MANIFESTS = f"{RAW}/_manifests"
 STATE = f"{RAW}/_state"
+INDEX = f"{RAW}/_index"
+"""Derived files beside the data (the item of each TMDB record): rebuilt from metadata at will."""
 CSV_DATASETS = ("Movies", "Series")
 TMDB_STRUCTURES = ("Movies", "Series", "Find", "Discover", "Changes", "Errors")
 
@@ -66,8 +68,13 @@ def state_prefix(day: date, plan_id: str) -> str:
 
 
 def is_control_key(key: str) -> bool:
-    """Manifests and checkpoints describe data; they are not data themselves."""
-    return key.startswith((f"{MANIFESTS}/", f"{STATE}/"))
+    """Manifests, checkpoints and indexes describe data; they are not data themselves."""
+    return key.startswith((f"{MANIFESTS}/", f"{STATE}/", f"{INDEX}/"))
+
+
+def index_key(data_key: str) -> str:
+    """`Raw/_index/TMDB/JSON/<Structure>/YYYY/MM/DD/<name>.json` beside `Raw/TMDB/JSON/...`."""
+    return f"{INDEX}/{data_key.removeprefix(f'{RAW}/')}"
 
 
 def partition_of(key: str) -> tuple[str, date] | None:

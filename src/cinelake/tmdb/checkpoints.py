@@ -6,28 +6,29 @@ checkpoints. Both are read by runs that resume a plan, and by `verify`-like tool
 
 from __future__ import annotations
 
-import base64
 import json
-import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cinelake.errors import RunError
 from cinelake.lake.manifest import ManifestObject
+from cinelake.lake.record_index import META_ITEMS, decode_items, encode_items
 from cinelake.tmdb.outcomes import Outcome
 
-META_ITEMS = "cinelake-items"
+__all__ = [  # the item list's codec moved to the lake layer, which indexes records with it
+    "MAX_FILE_BYTES",
+    "META_ITEMS",
+    "META_PLAN",
+    "decode_items",
+    "encode_items",
+    "manifest_object",
+    "marker_entry",
+    "parse_checkpoint",
+    "split_records",
+]
+
 META_PLAN = "cinelake-plan"
 MAX_FILE_BYTES = 10 * 1000 * 1000
-
-
-def encode_items(items: Sequence[str]) -> str:
-    """Item lists ride in object metadata (2 KB on S3): compressed, they fit 100 items."""
-    return base64.b64encode(zlib.compress("\n".join(items).encode(), 9)).decode("ascii")
-
-
-def decode_items(text: str) -> list[str]:
-    return zlib.decompress(base64.b64decode(text)).decode().split("\n")
 
 
 def split_records(outcomes: Sequence[Outcome], max_records: int) -> Iterable[list[Outcome]]:

@@ -24,6 +24,7 @@ from typing import Any
 from cinelake.errors import RunError, StoreError, UsageError
 from cinelake.lake import layout
 from cinelake.lake.manifest import ManifestObject
+from cinelake.lake.record_index import write_index
 from cinelake.store.base import META_RUN_ID, Store
 from cinelake.tmdb.checkpoints import (
     META_ITEMS,
@@ -313,6 +314,8 @@ class PhaseRunner:
             landed = self.ctx.store.put_bytes(key, data, metadata)
         except StoreError as exc:
             raise RunError(f"{key}: could not land the batch ({exc}); re-run to resume") from exc
+        if structure != "Errors":
+            write_index(self.ctx.store, key, lines, [o.item for o in outcomes])
         entry = {
             "key": key,
             "structure": structure,
