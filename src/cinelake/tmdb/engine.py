@@ -36,6 +36,7 @@ from cinelake.tmdb.checkpoints import (
     split_records,
 )
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
+from cinelake.tmdb.find_hits import FindTally
 from cinelake.tmdb.outcomes import Outcome, State, classify, from_body
 from cinelake.tmdb.plans import batches, request_of
 
@@ -94,6 +95,7 @@ class PhaseResult:
     marker_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     complete: bool = True
     compacted: int = 0
+    find: FindTally = field(default_factory=FindTally)
 
 
 @dataclass
@@ -110,11 +112,15 @@ class _BatchSummary:
     children: list[str]
     failed: list[str]
     compacted: int
+    find: FindTally
 
     @classmethod
     def of(cls, marker: dict[str, Any], current_run: str) -> _BatchSummary:
         entries = marker["items"].values()  # sorted by item, as stored
         run_id = str(marker["run_id"])
+        find = FindTally()
+        for item, entry in marker["items"].items():
+            find.add(item, entry.get("find", ()), entry.get("children", []))
         return cls(
             run_id=run_id,
             files=[] if run_id == current_run else marker["files"],
@@ -126,6 +132,7 @@ class _BatchSummary:
                 if entry["state"] == "failed" and entry.get("retry", True)
             ],
             compacted=int(marker.get("compacted", 0)),
+            find=find,
         )
 
 
@@ -191,6 +198,7 @@ class PhaseRunner:
             result.items += sum(summary.state_counts.values())
             result.children.extend(summary.children)
             result.failed.extend(summary.failed)
+            result.find.merge(summary.find)
         return result
 
     # Batches ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from cinelake.tmdb.engine import (
     PhaseRunner,
     phase_started,
 )
+from cinelake.tmdb.find_hits import FindTally
 from cinelake.tmdb.planning import Plan
 from cinelake.tmdb.plans import (
     unique,
@@ -111,6 +112,17 @@ def fold_rounds(
         tally.state_counts.update(retry.result.state_counts)
         tally.items += retry.result.items - retry.replaced
     return families
+
+
+def fold_find_counts(phases: list[tuple[str, PhaseResult]], rounds: list[RetryRound]) -> FindTally:
+    """A lookup is counted where it landed: a failed one carries no find counts to replace."""
+    tally = FindTally()
+    for _, result in phases:
+        tally.merge(result.find)
+    for retry in rounds:
+        if retry.result.complete:
+            tally.merge(retry.result.find)
+    return tally
 
 
 def first_phase_name(plan: PlanName) -> str:

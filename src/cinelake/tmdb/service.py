@@ -34,6 +34,7 @@ from cinelake.tmdb.rounds import (
     MAX_RETRY_ROUNDS,
     RetryRound,
     first_phase_name,
+    fold_find_counts,
     fold_rounds,
     plan_counts,
     retry_rounds,
@@ -206,6 +207,8 @@ def _run_plan(
     counts = plan_counts(fold_rounds(phases, rounds), plan)
     counts["retry_rounds"] = len({r.number for r in rounds})
     counts["compacted_records"] = sum(r.compacted for _, r in every_phase)
+    if first_phase == "find":
+        _count_finds(counts, manifest, phases, rounds)
     manifest.counts.update(counts)
     if manifest.counts["compacted_records"]:
         manifest.notes.append(
@@ -237,6 +240,18 @@ def _run_plan(
         return None
     marker = json.dumps({"run_id": ctx.run_id, "counts": counts}, sort_keys=True).encode()
     return complete_key, marker
+
+
+def _count_finds(
+    counts: dict[str, int],
+    manifest: RunManifest,
+    phases: list[tuple[str, PhaseResult]],
+    rounds: list[RetryRound],
+) -> None:
+    """What the `/find` answers showed beyond found or not: counted, with a few examples."""
+    find = fold_find_counts(phases, rounds)
+    counts.update(find.manifest_counts())
+    manifest.notes.extend(find.notes())
 
 
 def _adopt_unmanifested(
