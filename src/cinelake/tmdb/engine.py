@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cinelake.errors import RunError, StoreError, UsageError
+from cinelake.errors import RunError, StoreError, TmdbAuthError, UsageError
 from cinelake.lake import layout
 from cinelake.lake.manifest import ManifestObject
 from cinelake.store.base import META_RUN_ID, Store
@@ -76,6 +76,8 @@ class PhaseContext:
     """The client's request count when this run began: what the run itself asked is the rest."""
     written: list[ManifestObject] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
+    refusal: TmdbAuthError | None = None
+    """TMDB refused the credential: the run stops like at a deadline, what landed is kept."""
 
     def should_stop(self) -> bool:
         if not self.stop_event.is_set() and self.deadline.remaining() <= self.stop_margin:
@@ -159,6 +161,8 @@ class PhaseRunner:
         self.prefetched: dict[str, TmdbAnswer] = {}
         self._orphans: dict[int, list[tuple[str, str]]] = {}
         self._advance: ItemProgress | None = None
+        self._uncommitted: Counter[str] = Counter()
+        """States of items a stopped batch landed without its marker: the next run adopts them."""
 
     # Public -------------------------------------------------------------------------------
     def run(self) -> PhaseResult:
@@ -199,6 +203,8 @@ class PhaseRunner:
             result.children.extend(summary.children)
             result.failed.extend(summary.failed)
             result.find.merge(summary.find)
+        result.state_counts.update(self._uncommitted)
+        result.items += sum(self._uncommitted.values())
         return result
 
     # Batches ------------------------------------------------------------------------------
@@ -213,7 +219,14 @@ class PhaseRunner:
         answer = self.prefetched.pop(item, None)
         if answer is None:
             path, params = request_of(item, self.ctx.append, self.ctx.discover_params)
-            answer = self.ctx.client.get(path, params)
+            try:
+                answer = self.ctx.client.get(path, params)
+            except TmdbAuthError as refused:
+                # Stopping here, not raising, keeps every answer already in hand: the batches
+                # land (or wait for the next run) as at a deadline, and the counts stay whole.
+                self.ctx.refusal = self.ctx.refusal or refused
+                self.ctx.stop_event.set()
+                return Outcome(item, "interrupted")
         outcome = classify(item, answer)
         if self._advance and outcome.state != "interrupted":
             self._advance(1)
@@ -242,6 +255,7 @@ class PhaseRunner:
             files.append(self._write("Errors", attempt.number, part, new_errors))
             part += 1
         if len(done) < len(attempt.items):
+            self._uncommitted.update(o.state for o in done)
             log.info(
                 "batch %s of %s stopped early: %s of %s items landed, the rest resume next run",
                 attempt.number,

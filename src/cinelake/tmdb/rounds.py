@@ -132,7 +132,8 @@ def first_phase_name(plan: PlanName) -> str:
 def plan_counts(families: dict[str, Tally], plan: Plan) -> dict[str, int]:
     requested = len(plan.first_items) + len(plan.direct_details)
     counts: dict[str, int] = {"requested": requested, "landed": 0, "not_found": 0, "failed": 0}
-    final_phase = list(families)[-1] if families else None
+    # What a plan lands is its details (its pages, for discover), even when a stop came first.
+    final_phase = "discover" if plan.spec.plan == "discover" else "details"
     for name, tally in families.items():
         for state in ("landed", "not_found", "failed"):
             number = tally.state_counts[state]

@@ -14,6 +14,7 @@ from cinelake import stopping
 from cinelake.errors import (
     CinelakeError,
     Terminated,
+    TmdbAuthErrorAfterLanding,
 )
 from cinelake.lake import layout
 from cinelake.lake.manifest import ManifestObject, RunManifest, new_run_id
@@ -105,6 +106,10 @@ def run_tmdb_ingest(
             # again; the error is raised again once it is written.
             _write_stopped_manifest(ctx, manifest, stop, settings)
             raise
+        if ctx.refusal is not None and not manifest.objects:
+            raise ctx.refusal  # nothing of this run landed: a usage error, nothing written
+        if ctx.refusal is not None:
+            manifest.notes.append(f"{ctx.refusal}; fix it and run the same command to resume")
         with stopping.manifest_write():  # before the client closes: a stop then waits for it
             _count_http(manifest, client)
             manifest.write(store)
@@ -112,6 +117,12 @@ def run_tmdb_ingest(
                 # Only after the manifest: a crash in between must not leave files unlisted.
                 store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
             manifest.log_finished()
+        if ctx.refusal is not None:
+            raise TmdbAuthErrorAfterLanding(
+                f"{ctx.refusal}. {len(manifest.objects)} files of this run landed before it, "
+                f"listed in the partial manifest {manifest.key}: fix the credential and run "
+                "the same command to resume"
+            )
     finally:
         if own_client:
             client.close()
