@@ -53,7 +53,7 @@ def from_csv(lake: Lake, emulator: TmdbEmulator, paths: dict[str, Path], **reque
 
 
 def note_naming(manifest: Any, count: str) -> str:
-    (note,) = [n for n in manifest.notes if f"({count})" in n]
+    (note,) = [n for n in manifest.notes if n.startswith(f"{count} ")]
     return str(note)
 
 

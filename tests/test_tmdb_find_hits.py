@@ -119,7 +119,7 @@ def test_a_tally_counts_each_lookup_once_and_keeps_three_examples() -> None:
         tally.add(f"find-tv:tt000000{n}", (KIND_MISMATCH,), [f"movie:{n}"])
     assert tally.manifest_counts() == {name: 5 * (name == KIND_MISMATCH) for name in FIND_COUNTS}
     (note,) = tally.notes()
-    assert note.startswith("5 IMDb ids found by TMDB in the other kind")
+    assert note.startswith("find_kind_mismatch 5: IMDb ids TMDB found in the other kind")
     assert "tt0000000 (series CSV) -> movie:0" in note and "tt0000003" not in note
 
 

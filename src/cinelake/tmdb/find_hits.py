@@ -33,10 +33,10 @@ FIND_COUNTS = (KIND_MISMATCH, MULTIPLE_HITS, VIA_EPISODE_OR_SEASON, PERSON_ONLY)
 """Manifest counts of lookups, each counted once per IMDb id it applies to."""
 
 _WHAT_IT_MEANS = {
-    KIND_MISMATCH: "found by TMDB in the other kind than their CSV's (followed in TMDB's kind)",
-    MULTIPLE_HITS: "led to more than one TMDB title (each one fetched)",
-    VIA_EPISODE_OR_SEASON: "were found only as an episode or a season (the series was fetched)",
-    PERSON_ONLY: "were found only as a person (kept in the Find record, not followed)",
+    KIND_MISMATCH: "IMDb ids TMDB found in the other kind than their CSV's, fetched in TMDB's",
+    MULTIPLE_HITS: "IMDb ids that led to more than one TMDB title, each one fetched",
+    VIA_EPISODE_OR_SEASON: "IMDb ids found only as an episode or a season; the series was fetched",
+    PERSON_ONLY: "IMDb ids found only as a person, kept in the Find record and not followed",
 }
 MAX_EXAMPLES = 3
 
@@ -118,7 +118,7 @@ class FindTally:
 
     def notes(self) -> list[str]:
         return [
-            f"{self.counts[name]} IMDb ids {_WHAT_IT_MEANS[name]} ({name}), e.g. "
+            f"{name} {self.counts[name]}: {_WHAT_IT_MEANS[name]}; e.g. "
             + "; ".join(self.examples.get(name, []))
             for name in FIND_COUNTS
             if self.counts[name]
