@@ -111,3 +111,22 @@ def test_a_refusal_before_anything_landed_quotes_tmdbs_status_and_lands_nothing(
     assert f"status_code {code}, status_message {AUTH_ERRORS[code]!r}" in result.err
     assert "wrong-key" not in result.err
     assert not list(local_lake.store.list(""))
+
+
+def test_a_refusal_never_quotes_the_credential_even_if_tmdbs_words_contain_it(
+    local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
+) -> None:
+    """A proxy could echo the request back; here the key is simply a word of TMDB's message.
+
+    The manifest's notes are not scrubbed by the shell's log filter, so the client must do it.
+    """
+    fifth = MOVIES[4].partition(":")[2]
+    emulator = make_emulator(api_key="Invalid", auth_error=7, scripted={f"/3/movie/{fifth}": [401]})
+
+    result = cli(one_by_one(local_lake), tmdb_env(emulator, local_lake, TMDB_API_KEY="Invalid"))
+
+    assert result.code == 1
+    (manifest,) = manifests(local_lake.store)
+    (note,) = [n for n in manifest["notes"] if "status_code 7" in n]
+    assert "'*** API key: You must be granted a valid key.'" in note
+    assert "Invalid" not in note

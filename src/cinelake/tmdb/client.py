@@ -146,7 +146,7 @@ class TmdbClient:
                 last_body = body
                 last_error = _truncation(response, body)
                 if last_error is None and response.status_code == 401:
-                    self._refusal = self._refusal or self._refused(body)
+                    self._refusal = self._refusal or self._refusal_message(body)
                     raise TmdbAuthError(self._refusal)
                 if last_error is None and response.status_code not in RETRYABLE_STATUSES:
                     return TmdbAnswer(endpoint, response.status_code, body, attempt)
@@ -189,7 +189,7 @@ class TmdbClient:
             never_connected,
         )
 
-    def _refused(self, body: bytes) -> str:
+    def _refusal_message(self, body: bytes) -> str:
         """The message of a 401, quoting TMDB's own `status_code` and `status_message`.
 
         TMDB has several 401s (invalid key, suspended key, invalid token, denied session...), and
