@@ -65,7 +65,6 @@ TRUNCATE = 1
 
 _ERRORS: dict[int, tuple[int, str]] = {
     400: (22, "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."),
-    401: (7, "Invalid API key: You must be granted a valid key."),
     404: (34, "The resource you requested could not be found."),
     422: (20, "Invalid date range: Should be a range no longer than 14 days."),
     429: (25, "Your request count (#) is over the allowed limit of (40)."),
@@ -163,7 +162,7 @@ class EmulatorConfig:
     auth_error: int = 7
     """The TMDB ``status_code`` of the 401 body a refused credential (or a scripted 401) gets."""
     gzip: bool = False
-    """Answer ``Content-Encoding: gzip`` to clients that accept it, as TMDB's CDN does."""
+    """Answer ``Content-Encoding: gzip`` to clients that accept it, as TMDB may."""
     changes_adult: tuple[bool | None, ...] = (False,)
     """``adult`` values of ``/changes`` items, taken in turn by id (TMDB sends true, false or
     null)."""
