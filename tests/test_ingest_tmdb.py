@@ -270,7 +270,7 @@ def test_a_lookup_that_failed_for_good_gets_another_chance_in_the_next_plan(
     assert f"find-movie:{first_find}" in landed(local_lake.store).records
 
 
-def test_a_title_not_found_as_a_series_is_still_looked_up_as_a_movie(
+def test_a_series_id_tmdb_knows_as_a_movie_is_not_looked_up_again_from_the_movies_csv(
     local_lake: Lake, emulator: TmdbEmulator, tmp_path: Path
 ) -> None:
     (tmp_path / "s").mkdir()
@@ -280,12 +280,14 @@ def test_a_title_not_found_as_a_series_is_still_looked_up_as_a_movie(
     movies = tmp_path / "m" / "movies.csv"
     movies.write_text("id|tituloPincipal\ntt0137523|Clube da Luta\n")
     land_csv(local_lake, emulator, "Series", series)
-    assert ingest_json(local_lake, emulator)["counts"]["not_found"] == 1
+    first = ingest_json(local_lake, emulator)
+    assert (first["counts"]["not_found"], first["counts"]["find_kind_mismatch"]) == (0, 1)
     land_csv(local_lake, emulator, "Movies", movies)
 
-    ingest_json(local_lake, emulator)
+    second = ingest_json(local_lake, emulator)
 
-    assert FIGHT_CLUB in landed(local_lake.store).records
+    assert second["counts"]["requested"] == 0
+    assert_exactly_once(local_lake.store, {"find-tv:tt0137523", FIGHT_CLUB}, set())
 
 
 def test_id_values_that_are_not_imdb_ids_are_not_looked_up(
@@ -594,7 +596,7 @@ def test_unknown_imdb_ids_and_404s_land_in_the_errors_file(
     assert unknown["endpoint"] == f"/find/{UNKNOWN_IMDB}?external_source=imdb_id"
     assert unknown["http_status"] == 200
     assert unknown["status_code"] is None
-    assert "does not know" in unknown["status_message"]
+    assert "no hit at all" in unknown["status_message"]
     missing = tally.error_lines["movie:999999999"]
     assert (
         missing["endpoint"] == "/movie/999999999?append_to_response=credits,external_ids,keywords"

@@ -25,6 +25,7 @@ from cinelake.errors import InputError
 from cinelake.testing.tmdb_emulator import TmdbEmulator
 from cinelake.tmdb.inputs import csv_ids_from_file, ids_from_lines, input_identity, stream_lines
 from cinelake.tmdb.plans import (
+    APPEND_NAMES,
     MAX_APPEND,
     MAX_CHANGES_WINDOW_DAYS,
     PlanSpec,
@@ -72,19 +73,25 @@ def test_ids_are_unique_in_first_seen_order() -> None:
 
 # --append and --batch-size --------------------------------------------------------------------
 def test_append_of_twenty_items_is_accepted() -> None:
-    names = [f"sub_{chr(97 + i)}" for i in range(MAX_APPEND)]
+    names = [*sorted(APPEND_NAMES), "credits"][:MAX_APPEND]
+    assert len(names) == MAX_APPEND
     assert check_append(names) == tuple(names)
 
 
 def test_append_of_more_than_twenty_items_is_refused() -> None:
-    names = [f"sub_{chr(97 + i)}" for i in range(MAX_APPEND + 1)]
+    names = [*sorted(APPEND_NAMES), "credits", "videos"]
     with pytest.raises(InputError, match="at most 20"):
         check_append(names)
 
 
-def test_append_names_must_look_like_sub_resources() -> None:
-    with pytest.raises(InputError, match="credits&x=1"):
-        check_append(["credits&x=1"])
+def test_append_accepts_a_documented_name_with_a_slash() -> None:
+    assert check_append(["credits", "watch/providers"]) == ("credits", "watch/providers")
+
+
+@pytest.mark.parametrize("name", ["credits&x=1", "casts", "watch", "Credits", "../credits"])
+def test_append_names_tmdb_does_not_document_are_refused(name: str) -> None:
+    with pytest.raises(InputError, match="not an append_to_response name TMDB documents"):
+        check_append([name])
 
 
 @pytest.mark.parametrize("size", [1, 7, 100])

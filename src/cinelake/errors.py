@@ -77,7 +77,17 @@ class LakeUnavailable(UsageError):
 
 
 class TmdbAuthError(UsageError):
-    """TMDB refused the credential (401 / status_code 7): stop at once, never hammer."""
+    """TMDB refused the credential (a 401, whatever its status_code): stop at once, never hammer."""
+
+
+class TmdbAuthErrorAfterLanding(TmdbAuthError):
+    """The credential was refused after files of this run had landed: a failed run (exit 1).
+
+    Still an auth error, so a shell that caches the credential reads it again; but no longer
+    "nothing written", since a partial manifest lists what landed and the same command resumes.
+    """
+
+    exit_code = 1
 
 
 class Terminated(KeyboardInterrupt):

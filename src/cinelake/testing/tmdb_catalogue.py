@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from random import Random
@@ -331,6 +331,23 @@ class Catalogue:
     def tmdb_id_at(self, kind: Kind, index: int) -> int:
         return self._shelves[kind].tmdb_id_at(index)
 
+    def reclassified(self, imdb_ids: Iterable[str]) -> Catalogue:
+        """The same titles, with these IMDb ids filed under the other kind, as TMDB may file
+        a TV movie or a miniseries that IMDb lists as a series (same TMDB id, same IMDb id)."""
+        moved = set(imdb_ids)
+        titles = {
+            kind: [shelf.at(i) for i in range(len(shelf))] for kind, shelf in self._shelves.items()
+        }
+        shelves: dict[Kind, list[Title]] = {"movie": [], "tv": []}
+        for kind, listed in titles.items():
+            other: Kind = "tv" if kind == "movie" else "movie"
+            for title in listed:
+                if title.imdb_id in moved:
+                    shelves[other].append(replace(title, kind=other, end_year=None, seasons=1))
+                else:
+                    shelves[kind].append(title)
+        return Catalogue(_ListShelf(shelves["movie"]), _ListShelf(shelves["tv"]))
+
 
 # --- TMDB JSON shapes -------------------------------------------------------------------------
 
@@ -345,7 +362,7 @@ def _hex24(*parts: object) -> str:
     return hashlib.blake2b(text, digest_size=12).hexdigest()
 
 
-def _image_path(*parts: object) -> str:
+def image_path(*parts: object) -> str:
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     text = "\x1f".join(str(p) for p in ("image", *parts)).encode()
     raw = hashlib.blake2b(text, digest_size=27).digest()
@@ -375,7 +392,7 @@ def _listing_item(title: Title, media_type: bool) -> JsonObject:
     """The short form TMDB uses in /find and /discover result lists."""
     item: JsonObject = {
         "adult": False,
-        "backdrop_path": _image_path("backdrop", title.kind, title.tmdb_id),
+        "backdrop_path": image_path("backdrop", title.kind, title.tmdb_id),
         "id": title.tmdb_id,
     }
     if title.kind == "movie":
@@ -384,7 +401,7 @@ def _listing_item(title: Title, media_type: bool) -> JsonObject:
         item |= {"name": title.title, "original_name": title.original_title}
     item |= {
         "overview": title.overview,
-        "poster_path": _image_path("poster", title.kind, title.tmdb_id),
+        "poster_path": image_path("poster", title.kind, title.tmdb_id),
     }
     if media_type:
         item["media_type"] = title.kind
@@ -420,7 +437,7 @@ def _credits(title: Title) -> JsonObject:
             "name": member.name,
             "original_name": member.name,
             "popularity": round(1 + _digest("pop", member.name) % 4000 / 100, 3),
-            "profile_path": _image_path("profile", member.name),
+            "profile_path": image_path("profile", member.name),
         }
         if title.kind == "movie":
             person["cast_id"] = order + 1
@@ -484,18 +501,40 @@ def _keywords(title: Title) -> JsonObject:
     return {"id": title.tmdb_id, key: words}
 
 
-def sub_resource(title: Title, name: str) -> JsonObject:
-    """What ``append_to_response=<name>`` (or ``/{kind}/{id}/<name>``) adds."""
+def _watch_providers(title: Title) -> JsonObject:
+    country = _company(title)[2]
+    provider = {
+        "logo_path": image_path("provider", title.kind, title.tmdb_id),
+        "provider_id": 8,
+        "provider_name": "Serviço de Streaming",
+        "display_priority": 1,
+    }
+    link = f"https://www.themoviedb.org/{title.kind}/{title.tmdb_id}/watch?locale={country}"
+    return {"id": title.tmdb_id, "results": {country: {"link": link, "flatrate": [provider]}}}
+
+
+def sub_resource(title: Title, name: str, *, appended: bool = False) -> JsonObject:
+    """What ``/{kind}/{id}/<name>`` answers, or ``append_to_response=<name>`` adds.
+
+    An appended sub-object carries no top-level ``id`` (the details around it have one);
+    asked for on its own path, it does.
+    """
     if name == "credits":
-        return _credits(title)
-    if name == "external_ids":
-        return _external_ids(title)
-    if name == "keywords":
-        return _keywords(title)
-    return {"id": title.tmdb_id, "results": []}
+        body = _credits(title)
+    elif name == "external_ids":
+        body = _external_ids(title)
+    elif name == "keywords":
+        body = _keywords(title)
+    elif name == "watch/providers":
+        body = _watch_providers(title)
+    else:
+        body = {"id": title.tmdb_id, "results": []}
+    if appended:
+        body.pop("id")
+    return body
 
 
-KNOWN_SUB_RESOURCES = frozenset({"credits", "external_ids", "keywords"})
+KNOWN_SUB_RESOURCES = frozenset({"credits", "external_ids", "keywords", "watch/providers"})
 
 
 def details(title: Title, appended: Sequence[str] = ()) -> JsonObject:
@@ -503,7 +542,7 @@ def details(title: Title, appended: Sequence[str] = ()) -> JsonObject:
     english, native = _LANGUAGES.get(title.original_language, ("English", "English"))
     common: JsonObject = {
         "adult": False,
-        "backdrop_path": _image_path("backdrop", title.kind, title.tmdb_id),
+        "backdrop_path": image_path("backdrop", title.kind, title.tmdb_id),
     }
     genres = [{"id": gid, "name": name} for gid, name in _genres(title)]
     companies = [{"id": company_id, "logo_path": None, "name": company, "origin_country": country}]
@@ -523,7 +562,7 @@ def details(title: Title, appended: Sequence[str] = ()) -> JsonObject:
             "original_title": title.original_title,
             "overview": title.overview,
             "popularity": title.popularity,
-            "poster_path": _image_path("poster", title.kind, title.tmdb_id),
+            "poster_path": image_path("poster", title.kind, title.tmdb_id),
             "production_companies": companies,
             "production_countries": countries,
             "release_date": title.date,
@@ -549,7 +588,7 @@ def details(title: Title, appended: Sequence[str] = ()) -> JsonObject:
                 "id": 10_000_000 + title.tmdb_id * 10 + n,
                 "name": f"Season {n + 1}",
                 "overview": "",
-                "poster_path": _image_path("season", title.tmdb_id, n),
+                "poster_path": image_path("season", title.tmdb_id, n),
                 "season_number": n + 1,
                 "vote_average": title.vote_average,
             }
@@ -580,7 +619,7 @@ def details(title: Title, appended: Sequence[str] = ()) -> JsonObject:
             "original_name": title.original_title,
             "overview": title.overview,
             "popularity": title.popularity,
-            "poster_path": _image_path("poster", title.kind, title.tmdb_id),
+            "poster_path": image_path("poster", title.kind, title.tmdb_id),
             "production_companies": companies,
             "production_countries": countries,
             "seasons": seasons,
@@ -592,5 +631,5 @@ def details(title: Title, appended: Sequence[str] = ()) -> JsonObject:
             "vote_count": title.vote_count,
         }
     for name in appended:
-        body[name] = sub_resource(title, name)
+        body[name] = sub_resource(title, name, appended=True)
     return body

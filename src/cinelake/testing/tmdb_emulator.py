@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import hashlib
 import hmac
 import json
@@ -44,12 +45,15 @@ from cinelake.testing.tmdb_catalogue import (
     find_item,
     sub_resource,
 )
+from cinelake.testing.tmdb_find_shapes import FindHit, awkward_finds, check_hits, find_body
 
 __all__ = [
+    "AUTH_ERRORS",
     "Catalogue",
     "EmulatorConfig",
     "EmulatorStats",
     "Faults",
+    "FindHit",
     "TmdbEmulator",
     "main",
 ]
@@ -61,13 +65,30 @@ TRUNCATE = 1
 
 _ERRORS: dict[int, tuple[int, str]] = {
     400: (22, "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."),
-    401: (7, "Invalid API key: You must be granted a valid key."),
     404: (34, "The resource you requested could not be found."),
     422: (20, "Invalid date range: Should be a range no longer than 14 days."),
     429: (25, "Your request count (#) is over the allowed limit of (40)."),
     500: (11, "Internal error: Something went wrong, contact TMDb."),
     503: (9, "Service offline: This service is temporarily offline, try again later."),
 }
+AUTH_ERRORS: dict[int, str] = {
+    3: "Authentication failed: You do not have permissions to access the service.",
+    7: "Invalid API key: You must be granted a valid key.",
+    10: "Suspended API key: Access to your account has been suspended, contact TMDB.",
+    14: "Authentication failed.",
+    16: "Device denied.",
+    17: "Session denied.",
+    30: "Invalid username and/or password: You did not provide a valid login.",
+    31: "Account disabled: Your account is no longer active. Contact TMDB if this is an error.",
+    32: "Email not verified: Your email address has not been verified.",
+    33: "Invalid request token: The request token is either expired or invalid.",
+    35: "Invalid token.",
+    36: "This token hasn't been granted write permission by the user.",
+    38: "You don't have permission to edit this resource.",
+    39: "This resource is private.",
+}
+"""Every `status_code` TMDB's error table (developer.themoviedb.org/docs/errors) lists with HTTP
+401, with its message: ``EmulatorConfig.auth_error`` picks the one a refusal answers."""
 _TOO_MANY_APPENDS = (
     27,
     "Too many append to response objects: The maximum number of remote calls is 20.",
@@ -135,8 +156,22 @@ class EmulatorConfig:
     """None means the bundled sample catalogue matching ``data/sample/``."""
     raw_newline_ids: frozenset[int] = frozenset()
     """Movie ids whose details body is pretty-printed, to test clients that assume one line."""
+    find_answers: Mapping[str, Sequence[FindHit]] = field(default_factory=dict)
+    """IMDb id -> the hits its ``/find`` answer holds, instead of the catalogue's one hit of
+    the id's own kind: other-kind, episode, season, person, several or no hits at all."""
+    auth_error: int = 7
+    """The TMDB ``status_code`` of the 401 body a refused credential (or a scripted 401) gets."""
+    gzip: bool = False
+    """Answer ``Content-Encoding: gzip`` to clients that accept it, as TMDB may."""
+    changes_adult: tuple[bool | None, ...] = (False,)
+    """``adult`` values of ``/changes`` items, taken in turn by id (TMDB sends true, false or
+    null)."""
 
     def __post_init__(self) -> None:
+        if self.auth_error not in AUTH_ERRORS:
+            raise ValueError(f"auth_error {self.auth_error} is not a 401 status_code of TMDB's")
+        if not self.changes_adult:
+            raise ValueError("changes_adult needs at least one value")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError("rate_limit must be positive (or None for no limit)")
         if self.retry_after is not None and self.retry_after < 0:
@@ -200,6 +235,10 @@ def _encode(obj: JsonObject, pretty: bool = False) -> bytes:
 
 def _json(status: int, obj: JsonObject, pretty: bool = False) -> _Reply:
     return _Reply(status, _encode(obj, pretty))
+
+
+def _auth_error(code: int) -> _Reply:
+    return _error(401, (code, AUTH_ERRORS[code]))
 
 
 def _error(status: int, code_message: tuple[int, str] | None = None) -> _Reply:
@@ -283,24 +322,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._drain_body()
-        action, reply = self._emulator()._handle(self.path, self.headers.get("Authorization"))
+        emulator = self._emulator()
+        action, reply = emulator._handle(self.path, self.headers.get("Authorization"))
         if action == "reset":
             self._reset()
             return
+        body = reply.body
+        encoded = emulator.config.gzip and "gzip" in self.headers.get("Accept-Encoding", "")
+        if encoded:
+            body = gzip.compress(body, mtime=0)
         head = [f"HTTP/1.1 {reply.status} {_phrase(reply.status)}"]
         head.append(f"Date: {self.date_time_string()}")
         head.append(f"Server: {self.server_version}")
         head.append("Content-Type: application/json;charset=utf-8")
-        head.append(f"Content-Length: {len(reply.body)}")
+        if encoded:
+            head.append("Content-Encoding: gzip")
+        head.append(f"Content-Length: {len(body)}")
         head.extend(f"{name}: {value}" for name, value in reply.headers)
         if self.close_connection:
             head.append("Connection: close")
         payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         if action == "truncate":
-            self.wfile.write(payload + reply.body[: len(reply.body) // 2])
+            self.wfile.write(payload + body[: len(body) // 2])
             self.close_connection = True
             return
-        self.wfile.write(payload + reply.body)
+        self.wfile.write(payload + body)
 
     def _drain_body(self) -> None:
         length = self.headers.get("Content-Length")
@@ -339,6 +385,7 @@ class TmdbEmulator:
     ) -> None:
         self.config = config
         self.catalogue = config.catalogue if config.catalogue is not None else Catalogue.sample()
+        check_hits(self.catalogue, config.find_answers)
         self._host = host
         self._port = port
         self._server: _Server | None = None
@@ -492,7 +539,7 @@ class TmdbEmulator:
         if self._bucket is not None and not self._bucket.take():
             return "respond", self._status_reply(429)
         if not self._authorised(req.api_keys, req.authorization):
-            return "respond", _error(401)
+            return "respond", _auth_error(self.config.auth_error)
         return None
 
     def _injected_fault(self, req: _Request) -> _Outcome | None:
@@ -515,7 +562,7 @@ class TmdbEmulator:
         return None
 
     def _status_reply(self, status: int) -> _Reply:
-        reply = _error(status)
+        reply = _auth_error(self.config.auth_error) if status == 401 else _error(status)
         if status == 429 and self.config.retry_after is not None:
             return _Reply(
                 reply.status, reply.body, (("Retry-After", str(self.config.retry_after)),)
@@ -560,16 +607,17 @@ class TmdbEmulator:
             return self._discover(cast(Kind, rest[0]), query)
         if head in ("movie", "tv") and rest == ["changes"]:
             return self._changes(cast(Kind, head), query)
-        if head in ("movie", "tv") and len(rest) in (1, 2) and rest[0].isdigit():
+        if head in ("movie", "tv") and len(rest) in (1, 2, 3) and rest[0].isdigit():
             return self._title(cast(Kind, head), int(rest[0]), rest[1:], query)
         return _error(404)
 
     def _title(self, kind: Kind, tmdb_id: int, sub: list[str], query: dict[str, str]) -> _Reply:
         title = self.catalogue.by_tmdb_id(kind, tmdb_id)
-        if title is None or (sub and sub[0] not in KNOWN_SUB_RESOURCES):
+        name = "/".join(sub)
+        if title is None or (sub and name not in KNOWN_SUB_RESOURCES):
             return _error(404)
         if sub:
-            return _json(200, sub_resource(title, sub[0]))
+            return _json(200, sub_resource(title, name))
         appends = [a.strip() for a in query.get("append_to_response", "").split(",")]
         appends = [a for a in appends if a]
         if len(appends) > _MAX_APPENDS:
@@ -581,6 +629,8 @@ class TmdbEmulator:
         source = query.get("external_source")
         if source not in _EXTERNAL_SOURCES:
             return _error(400, _INVALID_PARAMETERS)
+        if source == "imdb_id" and external_id in self.config.find_answers:
+            return _json(200, find_body(self.catalogue, self.config.find_answers[external_id]))
         movies: list[JsonObject] = []
         shows: list[JsonObject] = []
         if source == "imdb_id":
@@ -637,7 +687,11 @@ class TmdbEmulator:
         ids = self._changed_ids(kind, start, end)
         total_pages = math.ceil(len(ids) / _CHANGES_PAGE_SIZE)
         first = (page - 1) * _CHANGES_PAGE_SIZE
-        results = [{"id": i, "adult": False} for i in ids[first : first + _CHANGES_PAGE_SIZE]]
+        adult = self.config.changes_adult
+        results = [
+            {"id": i, "adult": adult[i % len(adult)]}
+            for i in ids[first : first + _CHANGES_PAGE_SIZE]
+        ]
         return _json(
             200,
             {
@@ -718,6 +772,20 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--synthetic", default=None, metavar="N_MOVIES,N_TV", help="serve a synthetic catalogue"
     )
+    parser.add_argument(
+        "--awkward-finds",
+        action="store_true",
+        help="answer /find in every shape TMDB uses: other kind, episode, season, several, none",
+    )
+    parser.add_argument("--gzip", action="store_true", help="gzip-encode answers when accepted")
+    parser.add_argument(
+        "--auth-error", type=int, default=7, help="status_code of the 401 body (default 7)"
+    )
+    parser.add_argument(
+        "--changes-adult",
+        default="false",
+        help="comma-separated adult values of /changes items: true, false, null",
+    )
     parser.add_argument("--ready-file", type=Path, default=None, help="write the base URL here")
     return parser.parse_args(argv)
 
@@ -728,6 +796,15 @@ def _config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     if args.synthetic:
         n_movies, _, n_tv = str(args.synthetic).partition(",")
         catalogue = Catalogue.synthetic(int(n_movies), int(n_tv or 0), seed=args.seed)
+    find_answers: dict[str, tuple[FindHit, ...]] = {}
+    if args.awkward_finds:
+        awkward = awkward_finds(catalogue or Catalogue.sample())
+        catalogue, find_answers = awkward.catalogue, awkward.find_answers
+    adult_values = {"true": True, "false": False, "null": None}
+    try:
+        changes_adult = tuple(adult_values[v.strip()] for v in args.changes_adult.split(","))
+    except KeyError:
+        raise ValueError("--changes-adult takes true, false and null, comma-separated") from None
     return EmulatorConfig(
         api_key=args.api_key,
         read_token=args.read_token,
@@ -745,6 +822,10 @@ def _config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         ),
         seed=args.seed,
         catalogue=catalogue,
+        find_answers=find_answers,
+        auth_error=args.auth_error,
+        gzip=args.gzip,
+        changes_adult=changes_adult,
     )
 
 

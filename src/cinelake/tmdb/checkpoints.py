@@ -83,6 +83,8 @@ def parse_checkpoint(key: str, raw: bytes) -> dict[str, Any]:
 
 def marker_entry(outcome: Outcome) -> dict[str, Any]:
     entry: dict[str, Any] = {"state": outcome.state, "children": outcome.children}
+    if outcome.find_counts:
+        entry["find"] = list(outcome.find_counts)
     if outcome.state == "failed" and not outcome.worth_asking_again:
         entry["retry"] = False
     return entry

@@ -25,10 +25,8 @@ from cinelake.tmdb.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_aft
 
 log = logging.getLogger(__name__)
 
-_AUTH_REFUSED = (
-    "TMDB refused the credential (401, status_code 7): check TMDB_API_KEY "
-    "or TMDB_READ_ACCESS_TOKEN; no further request was sent"
-)
+_MAX_QUOTED = 200
+"""TMDB's own words are quoted, never a whole body someone put behind its address."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,8 @@ class TmdbClient:
         self.remaining: Callable[[], float] = lambda: float("inf")
         self.stats = ClientStats()
         self._stats_lock = threading.Lock()
-        self._refused = False  # set by the first 401: no worker sends another request
+        self._secrets = tuple(s for s in (api_key, read_token) if s)
+        self._refusal: str | None = None  # set by the first 401: no worker sends another request
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> TmdbAnswer:
         """GET `path` (e.g. `/movie/550`); raises only on 401, which ends the run."""
@@ -130,8 +129,8 @@ class TmdbClient:
                 return TmdbAnswer(
                     endpoint, last_status, last_body, attempt - 1, "interrupted", never_connected
                 )
-            if self._refused:
-                raise TmdbAuthError(_AUTH_REFUSED)
+            if self._refusal is not None:
+                raise TmdbAuthError(self._refusal)
             self._count("requests")
             retry_after: float | None = None
             timeout = max(0.5, min(self.timeout, self.remaining()))
@@ -147,8 +146,8 @@ class TmdbClient:
                 last_body = body
                 last_error = _truncation(response, body)
                 if last_error is None and response.status_code == 401:
-                    self._refused = True
-                    raise TmdbAuthError(_AUTH_REFUSED)
+                    self._refusal = self._refusal or self._refusal_message(body)
+                    raise TmdbAuthError(self._refusal)
                 if last_error is None and response.status_code not in RETRYABLE_STATUSES:
                     return TmdbAnswer(endpoint, response.status_code, body, attempt)
                 if response.status_code == 429:
@@ -188,6 +187,25 @@ class TmdbClient:
             attempt,
             last_error or f"HTTP {last_status}",
             never_connected,
+        )
+
+    def _refusal_message(self, body: bytes) -> str:
+        """The message of a 401, quoting TMDB's own `status_code` and `status_message`.
+
+        TMDB has several 401s (invalid key, suspended key, invalid token, denied session...), and
+        only its own words tell them apart. The credential is scrubbed from the quote all the
+        same: a proxy in front of TMDB could echo the request back.
+        """
+        code, message = TmdbAnswer("", 401, body, 1).tmdb_status()
+        said = "no TMDB status in the body"
+        if code is not None or message:
+            text = " ".join((message or "").split())[:_MAX_QUOTED]
+            for secret in self._secrets:
+                text = text.replace(secret, "***")
+            said = f"status_code {code}, status_message {text!r}"
+        return (
+            f"TMDB refused the credential (HTTP 401, {said}): check TMDB_API_KEY or "
+            "TMDB_READ_ACCESS_TOKEN; no further request was sent"
         )
 
     def _count(self, name: str) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cinelake.errors import RunError, StoreError, UsageError
+from cinelake.errors import RunError, StoreError, TmdbAuthError, UsageError
 from cinelake.lake import layout
 from cinelake.lake.manifest import ManifestObject
 from cinelake.lake.record_index import write_index
@@ -37,6 +37,7 @@ from cinelake.tmdb.checkpoints import (
     split_records,
 )
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
+from cinelake.tmdb.find_hits import FindTally
 from cinelake.tmdb.outcomes import Outcome, State, classify, from_body
 from cinelake.tmdb.plans import batches, request_of
 
@@ -76,6 +77,8 @@ class PhaseContext:
     """The client's request count when this run began: what the run itself asked is the rest."""
     written: list[ManifestObject] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
+    refusal: TmdbAuthError | None = None
+    """TMDB refused the credential: the run stops like at a deadline, what landed is kept."""
 
     def should_stop(self) -> bool:
         if not self.stop_event.is_set() and self.deadline.remaining() <= self.stop_margin:
@@ -95,6 +98,7 @@ class PhaseResult:
     marker_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     complete: bool = True
     compacted: int = 0
+    find: FindTally = field(default_factory=FindTally)
 
 
 @dataclass
@@ -111,11 +115,15 @@ class _BatchSummary:
     children: list[str]
     failed: list[str]
     compacted: int
+    find: FindTally
 
     @classmethod
     def of(cls, marker: dict[str, Any], current_run: str) -> _BatchSummary:
         entries = marker["items"].values()  # sorted by item, as stored
         run_id = str(marker["run_id"])
+        find = FindTally()
+        for item, entry in marker["items"].items():
+            find.add(item, entry.get("find", ()), entry.get("children", []))
         return cls(
             run_id=run_id,
             files=[] if run_id == current_run else marker["files"],
@@ -127,6 +135,7 @@ class _BatchSummary:
                 if entry["state"] == "failed" and entry.get("retry", True)
             ],
             compacted=int(marker.get("compacted", 0)),
+            find=find,
         )
 
 
@@ -153,6 +162,8 @@ class PhaseRunner:
         self.prefetched: dict[str, TmdbAnswer] = {}
         self._orphans: dict[int, list[tuple[str, str]]] = {}
         self._advance: ItemProgress | None = None
+        self._uncommitted: Counter[str] = Counter()
+        """States of items a stopped batch landed without its marker: the next run adopts them."""
 
     # Public -------------------------------------------------------------------------------
     def run(self) -> PhaseResult:
@@ -192,6 +203,9 @@ class PhaseRunner:
             result.items += sum(summary.state_counts.values())
             result.children.extend(summary.children)
             result.failed.extend(summary.failed)
+            result.find.merge(summary.find)
+        result.state_counts.update(self._uncommitted)
+        result.items += sum(self._uncommitted.values())
         return result
 
     # Batches ------------------------------------------------------------------------------
@@ -206,7 +220,14 @@ class PhaseRunner:
         answer = self.prefetched.pop(item, None)
         if answer is None:
             path, params = request_of(item, self.ctx.append, self.ctx.discover_params)
-            answer = self.ctx.client.get(path, params)
+            try:
+                answer = self.ctx.client.get(path, params)
+            except TmdbAuthError as refused:
+                # Stopping here, not raising, keeps every answer already in hand: the batches
+                # land (or wait for the next run) as at a deadline, and the counts stay whole.
+                self.ctx.refusal = self.ctx.refusal or refused
+                self.ctx.stop_event.set()
+                return Outcome(item, "interrupted")
         outcome = classify(item, answer)
         if self._advance and outcome.state != "interrupted":
             self._advance(1)
@@ -235,6 +256,7 @@ class PhaseRunner:
             files.append(self._write("Errors", attempt.number, part, new_errors))
             part += 1
         if len(done) < len(attempt.items):
+            self._uncommitted.update(o.state for o in done)
             log.info(
                 "batch %s of %s stopped early: %s of %s items landed, the rest resume next run",
                 attempt.number,

@@ -112,10 +112,12 @@ def not_looked_up_yet(
 
     A CSV landed later the same day (series after movies, say) makes a new plan, since the
     plan is named by the landed files; without this it would fetch every earlier title again.
-    A lookup counts as finished only in a sealed plan with the same `--append`, as the same
-    kind (a series id may still be a movie), found unknown or landed with all its details: a
-    plan left unfinished is never resumed once the files changed, and a title that failed gets
-    another chance, so those are asked again here rather than lost.
+    A lookup counts as finished only in a sealed plan with the same `--append`, found unknown
+    or landed with all its details: a plan left unfinished is never resumed once the files
+    changed, and a title that failed gets another chance, so those are asked again here rather
+    than lost. The IMDb id alone decides, whichever CSV listed it: every hit of a `/find`
+    answer is followed in TMDB's kind, so asking again as the other kind would land the same
+    titles twice.
     """
     day_prefix = layout.state_day_prefix(request.run_date)
     by_plan: dict[str, list[str]] = {}
@@ -142,15 +144,19 @@ def not_looked_up_yet(
             )
             continue
         for item in done:
-            finished.setdefault(item, plan_id)
-    left_out = [item for item in finds if item in finished]
+            finished.setdefault(_imdb_id(item), plan_id)
+    left_out = [item for item in finds if _imdb_id(item) in finished]
     if left_out:
-        plans = sorted({finished[item] for item in left_out})
+        plans = sorted({finished[_imdb_id(item)] for item in left_out})
         notes.append(
             f"{len(left_out)} titles were already looked up for this date by plan "
             f"{', '.join(plans)} and were left out of this one"
         )
-    return [item for item in finds if item not in finished]
+    return [item for item in finds if _imdb_id(item) not in finished]
+
+
+def _imdb_id(find_item: str) -> str:
+    return find_item.partition(":")[2]
 
 
 def _finished_lookups(store: Store, plan_prefix: str, files: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from cinelake.tmdb.client import TmdbAnswer
+from cinelake.tmdb.find_hits import NO_HIT_MESSAGE, csv_kind_of, find_hits
 
 State = Literal["landed", "not_found", "failed", "interrupted"]
 
@@ -36,6 +37,8 @@ class Outcome:
     compacted: bool = False
     children: list[str] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    find_counts: tuple[str, ...] = ()
+    """What a `/find` answer showed that the manifest counts (see `find_hits.FIND_COUNTS`)."""
 
     @property
     def structure(self) -> str:
@@ -102,23 +105,17 @@ def from_body(
             f"{detail_kind}:{int(r['id'])}" for r in parsed.get("results", []) if "id" in r
         ]
         return outcome
-    movies = [f"movie:{int(r['id'])}" for r in parsed.get("movie_results", [])[:1]]
-    shows = [f"tv:{int(r['id'])}" for r in parsed.get("tv_results", [])[:1]]
-    if kind == "find-movie":
-        outcome.children = movies
-    elif kind == "find-tv":
-        outcome.children = shows
-    else:
-        outcome.children = movies or shows
-    if not outcome.children:
+    hits = find_hits(parsed, csv_kind_of(item))
+    outcome.children = list(hits.titles)
+    outcome.find_counts = hits.counts
+    if hits.no_hit:
         outcome.state = "not_found"
         outcome.error = error_record(
             item,
             f"/find/{ref}?external_source=imdb_id",
             200,
             None,
-            "TMDB does not know this IMDb id"
-            + ("" if kind == "find" else f" as a {kind.removeprefix('find-')}"),
+            NO_HIT_MESSAGE,
             attempts,
             reason="not found",
         )

@@ -20,7 +20,31 @@ from cinelake.errors import InputError
 
 IMDB_ID = re.compile(r"^tt[0-9]{7,10}$")
 TMDB_ID = re.compile(r"^(movie|tv):([0-9]{1,10})$")
-APPEND_NAME = re.compile(r"^[a-z_]+$")
+APPEND_NAMES = frozenset(
+    {
+        "account_states",
+        "aggregate_credits",
+        "alternative_titles",
+        "changes",
+        "content_ratings",
+        "credits",
+        "episode_groups",
+        "external_ids",
+        "images",
+        "keywords",
+        "lists",
+        "recommendations",
+        "release_dates",
+        "reviews",
+        "screened_theatrically",
+        "similar",
+        "translations",
+        "videos",
+        "watch/providers",
+    }
+)
+"""The `append_to_response` names TMDB documents for movie and TV details (developer.themoviedb.org,
+"Append To Response" and each details page): the only list `--append` is checked against."""
 DEFAULT_APPEND = ("credits", "external_ids", "keywords")
 MAX_APPEND = 20
 MAX_DISCOVER_PAGE = 500
@@ -49,8 +73,11 @@ def check_append(names: Sequence[str]) -> tuple[str, ...]:
     if len(cleaned) > MAX_APPEND:
         raise InputError(f"--append lists {len(cleaned)} items; TMDB accepts at most {MAX_APPEND}")
     for name in cleaned:
-        if not APPEND_NAME.match(name):
-            raise InputError(f"--append {name!r}: not a TMDB sub-resource name (a-z and _)")
+        if name not in APPEND_NAMES:
+            raise InputError(
+                f"--append {name!r}: not an append_to_response name TMDB documents; use some "
+                f"of {', '.join(sorted(APPEND_NAMES))}"
+            )
     return cleaned
 
 

@@ -15,6 +15,7 @@ from cinelake.tmdb.engine import (
     PhaseRunner,
     phase_started,
 )
+from cinelake.tmdb.find_hits import FindTally
 from cinelake.tmdb.planning import Plan
 from cinelake.tmdb.plans import (
     unique,
@@ -113,6 +114,17 @@ def fold_rounds(
     return families
 
 
+def fold_find_counts(phases: list[tuple[str, PhaseResult]], rounds: list[RetryRound]) -> FindTally:
+    """A lookup is counted where it landed: a failed one carries no find counts to replace."""
+    tally = FindTally()
+    for _, result in phases:
+        tally.merge(result.find)
+    for retry in rounds:
+        if retry.result.complete:
+            tally.merge(retry.result.find)
+    return tally
+
+
 def first_phase_name(plan: PlanName) -> str:
     return {"from-csv": "find", "ids": "find", "discover": "discover", "changes": "changes"}[plan]
 
@@ -120,7 +132,8 @@ def first_phase_name(plan: PlanName) -> str:
 def plan_counts(families: dict[str, Tally], plan: Plan) -> dict[str, int]:
     requested = len(plan.first_items) + len(plan.direct_details)
     counts: dict[str, int] = {"requested": requested, "landed": 0, "not_found": 0, "failed": 0}
-    final_phase = list(families)[-1] if families else None
+    # What a plan lands is its details (its pages, for discover), even when a stop came first.
+    final_phase = "discover" if plan.spec.plan == "discover" else "details"
     for name, tally in families.items():
         for state in ("landed", "not_found", "failed"):
             number = tally.state_counts[state]

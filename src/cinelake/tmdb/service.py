@@ -14,6 +14,7 @@ from cinelake import stopping
 from cinelake.errors import (
     CinelakeError,
     Terminated,
+    TmdbAuthErrorAfterLanding,
 )
 from cinelake.lake import layout
 from cinelake.lake.manifest import ManifestObject, RunManifest, new_run_id
@@ -34,6 +35,7 @@ from cinelake.tmdb.rounds import (
     MAX_RETRY_ROUNDS,
     RetryRound,
     first_phase_name,
+    fold_find_counts,
     fold_rounds,
     plan_counts,
     retry_rounds,
@@ -104,6 +106,10 @@ def run_tmdb_ingest(
             # again; the error is raised again once it is written.
             _write_stopped_manifest(ctx, manifest, stop, settings)
             raise
+        if ctx.refusal is not None and not manifest.objects:
+            raise ctx.refusal  # nothing of this run landed: a usage error, nothing written
+        if ctx.refusal is not None:
+            manifest.notes.append(f"{ctx.refusal}; fix it and run the same command to resume")
         with stopping.manifest_write():  # before the client closes: a stop then waits for it
             _count_http(manifest, client)
             manifest.write(store)
@@ -112,6 +118,12 @@ def run_tmdb_ingest(
                 store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
             store.report_limitations()
             manifest.log_finished()
+        if ctx.refusal is not None:
+            raise TmdbAuthErrorAfterLanding(
+                f"{ctx.refusal}. {len(manifest.objects)} files of this run landed before it, "
+                f"listed in the partial manifest {manifest.key}: fix the credential and run "
+                "the same command to resume"
+            )
     finally:
         if own_client:
             client.close()
@@ -207,6 +219,8 @@ def _run_plan(
     counts = plan_counts(fold_rounds(phases, rounds), plan)
     counts["retry_rounds"] = len({r.number for r in rounds})
     counts["compacted_records"] = sum(r.compacted for _, r in every_phase)
+    if first_phase == "find":
+        _count_finds(counts, manifest, phases, rounds)
     manifest.counts.update(counts)
     if manifest.counts["compacted_records"]:
         manifest.notes.append(
@@ -238,6 +252,18 @@ def _run_plan(
         return None
     marker = json.dumps({"run_id": ctx.run_id, "counts": counts}, sort_keys=True).encode()
     return complete_key, marker
+
+
+def _count_finds(
+    counts: dict[str, int],
+    manifest: RunManifest,
+    phases: list[tuple[str, PhaseResult]],
+    rounds: list[RetryRound],
+) -> None:
+    """What the `/find` answers showed beyond found or not: counted, with a few examples."""
+    find = fold_find_counts(phases, rounds)
+    counts.update(find.manifest_counts())
+    manifest.notes.extend(find.notes())
 
 
 def _adopt_unmanifested(
