@@ -119,6 +119,10 @@ class Store(ABC):
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release connections; stores are cheap to keep open for a whole run."""
 
+    def honours_conditional_writes(self) -> bool:
+        """Whether a create-if-absent write is atomic here (leases rely on it)."""
+        return True
+
     # Rules --------------------------------------------------------------------------------
     def put_bytes(
         self,
