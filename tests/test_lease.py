@@ -20,6 +20,7 @@ from conftest import ACCESS_KEY, SECRET_KEY, S3Endpoint, new_bucket
 from tmdb_fixtures import (
     MOVIES_CSV,
     Lake,
+    assert_exactly_once,
     cinelake_process,
     emulator_fixture,
     expected_from_csv,
@@ -27,7 +28,6 @@ from tmdb_fixtures import (
     local_lake_fixture,
     make_emulator_fixture,
     manifests,
-    assert_exactly_once,
     run_process,
     tmdb_argv,
     tmdb_env,
@@ -177,7 +177,9 @@ def test_busy_with_json_prints_status_busy(
 ) -> None:
     held = lease.acquire(local_lake.store, "tmdb", "run-elsewhere")
 
-    result = run_process([*slow_run(local_lake), "--json"], tmdb_env(emulator, local_lake), tmp_path)
+    result = run_process(
+        [*slow_run(local_lake), "--json"], tmdb_env(emulator, local_lake), tmp_path
+    )
     held.release()
 
     busy = json.loads(result.out)

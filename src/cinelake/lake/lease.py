@@ -103,9 +103,7 @@ class Lease:
         with self._lock:
             if self.lost:
                 return False
-            renewed = replace(
-                self.record, renewed_at=_iso(now), expires_at=_iso(now + STALE_AFTER)
-            )
+            renewed = replace(self.record, renewed_at=_iso(now), expires_at=_iso(now + STALE_AFTER))
             return self._write_next(renewed)
 
     def release(self) -> None:
@@ -117,7 +115,9 @@ class Lease:
             if self.lost:
                 return
             try:
-                self._write_next(replace(self.record, renewed_at=_iso(self._clock()), released=True))
+                self._write_next(
+                    replace(self.record, renewed_at=_iso(self._clock()), released=True)
+                )
             except StoreError as exc:
                 log.warning(
                     "could not release the %s lease (%s); the next run takes it over once it "
@@ -267,5 +267,5 @@ def _machine() -> str:
     with contextlib.suppress(OSError):
         parts.append(Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip())
     with contextlib.suppress(OSError):
-        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+        parts.append(str(Path("/proc/self/ns/pid").stat().st_ino))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
