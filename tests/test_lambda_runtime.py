@@ -159,7 +159,6 @@ def _handler_env(
         "NOME_DO_BUCKET_S3": bucket,
         "TMDB_SECRET_ID": secret_arn,
         "TMDB_BASE_URL": tmdb_url,
-        "CINELAKE_CONTINUE": "true",
     }
 
 
