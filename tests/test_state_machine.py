@@ -52,9 +52,12 @@ def endpoint() -> Iterator[str]:
         config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         requests.post(f"{url}/moto-api/config", json=config, timeout=10).raise_for_status()
         yield url
-        # moto's configuration is per process: other modules expect the default back.
-        config["stepfunctions"]["execute_state_machine"] = False
-        requests.post(f"{url}/moto-api/config", json=config, timeout=10).raise_for_status()
+        # moto's configuration is per process: other modules expect the defaults back.
+        defaults = {
+            "stepfunctions": {"execute_state_machine": False},
+            "lambda": {"use_docker": True},
+        }
+        requests.post(f"{url}/moto-api/config", json=defaults, timeout=10).raise_for_status()
 
 
 @pytest.fixture
