@@ -8,6 +8,7 @@ waits are recorded instead of slept, so the tests never wait for a backoff.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ from lambda_rig.moto_cfn import FAKE_CREDENTIALS, running_moto
 from lambda_rig.scripted_lambda import Answer, FunctionError, ScriptedLambda, Throttled
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from test_deploy_template import TEMPLATE
+from tmdb_fixtures import CliResult, cli
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:cinelake-test-tmdb"
 ROLE_ARN = "arn:aws:iam::123456789012:role/cinelake-state-machine"
@@ -192,3 +194,73 @@ def test_the_hop_guard_stops_a_runaway(endpoint: str, monkeypatch: pytest.Monkey
     assert execution["status"] == "FAILED"
     assert execution["error"] == "HopLimitReached"
     assert len(function.events) == 4
+
+
+# `cinelake lambda invoke` starts an execution and follows it ----------------------------------
+def stack_naming(endpoint: str, state_machine_arn: str) -> str:
+    """A stack whose only job is to name the state machine, as the real template's output does."""
+    name = f"cinelake-invoke-{time.monotonic_ns()}"
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::Logs::LogGroup", "Properties": {}}},
+        "Outputs": {
+            "FunctionName": {"Value": "cinelake-test-tmdb"},
+            "StateMachineArn": {"Value": state_machine_arn},
+        },
+    }
+    cloudformation = boto3.client("cloudformation", endpoint_url=endpoint, region_name="us-east-1")
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    return name
+
+
+def invoke_cli(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch, *answers: Answer
+) -> tuple[CliResult, ScriptedLambda]:
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1")
+    machine = sfn.create_state_machine(
+        name=f"cinelake-{time.monotonic_ns()}", definition=definition(), roleArn=ROLE_ARN
+    )
+    stack = stack_naming(endpoint, machine["stateMachineArn"])
+    env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "PATH": os.environ["PATH"]}
+    with ScriptedLambda(*answers) as function:
+        monkeypatch.setenv("MOTO_PORT", str(function.port))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # boto3 reads it from the process
+        result = cli(["lambda", "invoke", "--stack", stack, "--event", '{"plan": "daily"}'], env)
+    return result, function
+
+
+def test_lambda_invoke_follows_the_execution_and_prints_each_hop(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, function = invoke_cli(
+        endpoint,
+        monkeypatch,
+        hop("partial", more=True, hop=1, counts={"landed": 900}),
+        hop(hop=2, counts={"landed": 100}),
+    )
+
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].startswith("hop 1: partial, 900 landed") and "more work" in lines[0]
+    assert lines[1].startswith("hop 2: succeeded, 100 landed")
+    assert json.loads("\n".join(lines[2:]))["status"] == "succeeded"
+    assert [event["input"] for event in function.events] == [DAILY, DAILY]
+
+
+def test_lambda_invoke_says_how_to_redrive_a_failed_execution(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch, slept: list[float]
+) -> None:
+    result, _ = invoke_cli(endpoint, monkeypatch, FunctionError("RunError", "S3 is down"))
+
+    assert result.code == 1
+    assert "FAILED: RunError" in result.err
+    assert "aws stepfunctions redrive-execution --execution-arn arn:aws:states:" in result.err
+    assert result.out.count("hop failed: RunError") == 3
+
+
+def test_lambda_invoke_exits_75_when_the_execution_ends_busy(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, _ = invoke_cli(endpoint, monkeypatch, hop("busy", hop=1, holder="run x on y (pid 1)"))
+
+    assert result.code == 75
+    assert "hop 1: busy, another run holds the lake (run x on y (pid 1)" in result.out
