@@ -42,6 +42,10 @@ STICKY_PARAMETERS = (
     "ScheduleExpression",
     "ScheduleState",
     "LogRetentionDays",
+    "MaxHops",
+    "ReservedConcurrency",
+    "AlarmEmail",
+    "FreshnessPlan",
 )
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # A synchronous invoke may run the full 900 s; a retry would start a second, overlapping run.

@@ -71,6 +71,10 @@ def register(
         choices=("ENABLED", "DISABLED"),
         help="state of the daily schedule (default DISABLED on create; kept on update)",
     )
+    deploy.add_argument(
+        "--alarm-email",
+        help="subscribe this address to the alarm topic (kept on update; confirm AWS's mail)",
+    )
     _add_target_options(deploy)
     deploy.set_defaults(func=run_deploy)
 
@@ -191,6 +195,8 @@ def run_deploy(args: argparse.Namespace, settings: Settings) -> int:
         parameters["RawBucketName"] = args.raw_bucket
     if args.schedule:
         parameters["ScheduleState"] = args.schedule
+    if args.alarm_email:
+        parameters["AlarmEmail"] = args.alarm_email
     with _aws_errors(args.region):
         result = deploy_stack(
             args.stack,
