@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,13 @@ def slow_run(lake: Lake, *extra: str) -> list[str]:
     argv = tmdb_argv(lake, *MOVIES_ONLY, "--batch-size", "10", *extra)
     argv[argv.index("--rate") + 1] = "30"
     return argv
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.005)
 
 
 def wait_until_it_holds_the_lease(lake: Lake, emulator: TmdbEmulator) -> None:
@@ -123,6 +131,36 @@ def test_a_holder_whose_lease_was_taken_over_learns_it_on_its_next_renewal(
 
     assert stale.renew() is False
     assert stale.lost
+
+
+def test_keep_alive_renews_until_release(local_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lease, "RENEW_EVERY_SECONDS", 0.01)
+    held = lease.acquire(local_lake.store, "tmdb", "run-a")
+    held.keep_alive(on_lost=lambda: None)
+    wait_for(lambda: held.generation >= 3)
+
+    held.release()
+
+    newest = list(local_lake.store.list(lease.lease_prefix("tmdb")))[-1]
+    record = lease.LeaseRecord.from_json(local_lake.store.get_bytes(newest.key))
+    assert record.released
+    assert record.owner == "run-a"
+
+
+def test_keep_alive_tells_the_run_when_another_run_took_the_lease_over(
+    local_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lease, "RENEW_EVERY_SECONDS", 0.01)
+    lost = threading.Event()
+    frozen = lease.acquire(local_lake.store, "tmdb", "run-a", clock=at(NOW))
+    lease.acquire(local_lake.store, "tmdb", "run-b", clock=at(NOW + timedelta(minutes=3)))
+
+    frozen.keep_alive(on_lost=lost.set)
+
+    assert lost.wait(timeout=30)
+    frozen.release()
+    newest = list(local_lake.store.list(lease.lease_prefix("tmdb")))[-1]
+    assert lease.LeaseRecord.from_json(local_lake.store.get_bytes(newest.key)).owner == "run-b"
 
 
 def test_each_source_has_its_own_lease(local_lake: Lake) -> None:
