@@ -229,13 +229,26 @@ def test_role_may_not_invoke_any_function(role_statements: dict[str, dict[str, A
     assert not {a for a in actions if a.startswith("lambda:")}
 
 
-def test_role_may_only_report_failed_async_invocations_to_the_alarm_topic(
-    role_statements: dict[str, dict[str, Any]], stack: dict[str, Any]
-) -> None:
-    statement = role_statements["ReportFailedAsyncInvocations"]
+@pytest.fixture(scope="module")
+def failed_invocations_queue(session: boto3.Session, stack: dict[str, Any]) -> dict[str, str]:
+    sqs = session.client("sqs")
+    physical = stack["physical"]["FailedInvocationsQueue"]
+    url = (
+        physical
+        if physical.startswith("http")
+        else sqs.get_queue_url(QueueName=physical)["QueueUrl"]
+    )
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return dict(attributes)
 
-    assert _as_list(statement["Action"]) == ["sns:Publish"]
-    assert _as_list(statement["Resource"]) == [stack["outputs"]["AlarmTopicArn"]]
+
+def test_role_may_only_keep_failed_async_invocations_in_their_queue(
+    role_statements: dict[str, dict[str, Any]], failed_invocations_queue: dict[str, str]
+) -> None:
+    statement = role_statements["KeepFailedAsyncInvocations"]
+
+    assert _as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert _as_list(statement["Resource"]) == [failed_invocations_queue["QueueArn"]]
 
 
 def test_role_grants_nothing_else(role_statements: dict[str, dict[str, Any]]) -> None:
@@ -245,7 +258,7 @@ def test_role_grants_nothing_else(role_statements: dict[str, dict[str, Any]]) ->
         "ListRawBucket",
         "ReadTmdbSecret",
         "WriteOwnLogs",
-        "ReportFailedAsyncInvocations",
+        "KeepFailedAsyncInvocations",
     }
 
 
@@ -332,18 +345,17 @@ def test_function_runs_one_hop_at_a_time(session: boto3.Session, stack: dict[str
     assert concurrency["ReservedConcurrentExecutions"] == 1
 
 
-def test_a_failed_async_invocation_is_not_retried_and_reaches_the_alarm_topic(
-    session: boto3.Session, stack: dict[str, Any]
+def test_a_failed_async_invocation_is_not_retried_and_is_kept_for_14_days(
+    session: boto3.Session, stack: dict[str, Any], failed_invocations_queue: dict[str, str]
 ) -> None:
     config = session.client("lambda").get_function_event_invoke_config(
         FunctionName=stack["outputs"]["FunctionName"]
     )
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
 
     assert config["MaximumRetryAttempts"] == 0
-    assert (
-        config["DestinationConfig"]["OnFailure"]["Destination"]
-        == (stack["outputs"]["AlarmTopicArn"])
-    )
+    assert destination == failed_invocations_queue["QueueArn"]
+    assert failed_invocations_queue["MessageRetentionPeriod"] == str(14 * 24 * 3600)
 
 
 @pytest.fixture(scope="module")
@@ -365,6 +377,20 @@ def test_an_execution_that_fails_times_out_or_is_aborted_notifies_the_topic(
     assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1.0)
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [stack["outputs"]["AlarmTopicArn"]]
+
+
+def test_a_kept_failed_invocation_notifies_the_topic(
+    alarms: dict[str, dict[str, Any]],
+    stack: dict[str, Any],
+    failed_invocations_queue: dict[str, str],
+) -> None:
+    alarm = alarms["ApproximateNumberOfMessagesVisible"]
+    queue_name = failed_invocations_queue["QueueArn"].rsplit(":", 1)[1]
+
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 1.0)
     assert alarm["AlarmActions"] == [stack["outputs"]["AlarmTopicArn"]]
 
 
