@@ -188,6 +188,16 @@ def test_busy_ends_the_execution_successfully_with_status_busy(
     assert len(function.events) == 1
 
 
+def test_a_run_that_failed_as_a_whole_fails_the_execution(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution, function = execute(endpoint, monkeypatch, hop("failed"))
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "RunFailed"
+    assert len(function.events) == 1
+
+
 def test_the_hop_guard_stops_a_runaway(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     execution, function = execute(endpoint, monkeypatch, hop("partial", more=True), max_hops=4)
 
