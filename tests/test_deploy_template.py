@@ -150,7 +150,6 @@ def test_function_reads_the_stack_secret_and_lands_in_the_raw_bucket(
     assert configuration["Environment"]["Variables"] == {
         "NOME_DO_BUCKET_S3": RAW_BUCKET,
         "TMDB_SECRET_ID": stack["outputs"]["SecretArn"],
-        "CINELAKE_CONTINUE": "true",
         "CINELAKE_LOG_FORMAT": "json",
     }
 
@@ -224,14 +223,32 @@ def test_role_writes_only_its_own_log_group(
     assert _as_list(statement["Resource"])[0].endswith(f":log-group:/aws/lambda/{STACK}-tmdb:*")
 
 
-def test_role_may_invoke_only_its_own_function(
-    role_statements: dict[str, dict[str, Any]],
-) -> None:
-    statement = role_statements["ContinueBackfillBySelfInvoke"]
-    functions = {arn.split(":function:", 1)[1] for arn in _as_list(statement["Resource"])}
+def test_role_may_not_invoke_any_function(role_statements: dict[str, dict[str, Any]]) -> None:
+    actions = {a for s in role_statements.values() for a in _as_list(s["Action"])}
 
-    assert _as_list(statement["Action"]) == ["lambda:InvokeFunction"]
-    assert functions == {f"{STACK}-tmdb", f"{STACK}-tmdb:*"}
+    assert not {a for a in actions if a.startswith("lambda:")}
+
+
+@pytest.fixture(scope="module")
+def failed_invocations_queue(session: boto3.Session, stack: dict[str, Any]) -> dict[str, str]:
+    sqs = session.client("sqs")
+    physical = stack["physical"]["FailedInvocationsQueue"]
+    url = (
+        physical
+        if physical.startswith("http")
+        else sqs.get_queue_url(QueueName=physical)["QueueUrl"]
+    )
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return dict(attributes)
+
+
+def test_role_may_only_keep_failed_async_invocations_in_their_queue(
+    role_statements: dict[str, dict[str, Any]], failed_invocations_queue: dict[str, str]
+) -> None:
+    statement = role_statements["KeepFailedAsyncInvocations"]
+
+    assert _as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert _as_list(statement["Resource"]) == [failed_invocations_queue["QueueArn"]]
 
 
 def test_role_grants_nothing_else(role_statements: dict[str, dict[str, Any]]) -> None:
@@ -241,7 +258,7 @@ def test_role_grants_nothing_else(role_statements: dict[str, dict[str, Any]]) ->
         "ListRawBucket",
         "ReadTmdbSecret",
         "WriteOwnLogs",
-        "ContinueBackfillBySelfInvoke",
+        "KeepFailedAsyncInvocations",
     }
 
 
@@ -262,19 +279,176 @@ def test_schedule_is_disabled_until_enabled_on_purpose(
     assert rule["ScheduleExpression"] == "rate(1 day)"
 
 
-def test_schedule_targets_the_function(session: boto3.Session, stack: dict[str, Any]) -> None:
+def test_schedule_starts_the_state_machine_with_the_daily_plan(
+    session: boto3.Session, stack: dict[str, Any]
+) -> None:
     targets = session.client("events").list_targets_by_rule(Rule=stack["physical"]["ScheduleRule"])[
         "Targets"
     ]
 
-    assert [target["Arn"].rsplit(":", 1)[1] for target in targets] == [f"{STACK}-tmdb"]
+    assert [target["Arn"] for target in targets] == [stack["outputs"]["StateMachineArn"]]
+    assert json.loads(targets[0]["Input"]) == {"plan": "daily"}
+    assert targets[0]["RoleArn"].endswith(stack["physical"]["ScheduleRole"])
 
 
-def test_events_may_invoke_the_function(session: boto3.Session, stack: dict[str, Any]) -> None:
-    policy = session.client("lambda").get_policy(FunctionName=stack["outputs"]["FunctionName"])
-    statements = json.loads(policy["Policy"])["Statement"]
+def test_nothing_but_the_state_machine_role_may_invoke_the_function(
+    session: boto3.Session, stack: dict[str, Any]
+) -> None:
+    lambda_ = session.client("lambda")
 
-    assert [s["Principal"] for s in statements] == [{"Service": "events.amazonaws.com"}]
+    with pytest.raises(lambda_.exceptions.ResourceNotFoundException):
+        lambda_.get_policy(FunctionName=stack["outputs"]["FunctionName"])
+
+
+def test_state_machine_role_may_invoke_only_the_function(
+    session: boto3.Session, stack: dict[str, Any]
+) -> None:
+    document = session.client("iam").get_role_policy(
+        RoleName=stack["physical"]["StateMachineRole"], PolicyName="cinelake-state-machine"
+    )["PolicyDocument"]
+    if isinstance(document, str):
+        document = ast.literal_eval(document)
+    [statement] = document["Statement"]
+
+    assert _as_list(statement["Action"]) == ["lambda:InvokeFunction"]
+    assert {r.split(":function:", 1)[1] for r in _as_list(statement["Resource"])} == {
+        f"{STACK}-tmdb",
+        f"{STACK}-tmdb:*",
+    }
+
+
+def test_state_machine_runs_the_template_definition_against_the_function(
+    session: boto3.Session, stack: dict[str, Any], template: dict[str, Any]
+) -> None:
+    machine = session.client("stepfunctions").describe_state_machine(
+        stateMachineArn=stack["outputs"]["StateMachineArn"]
+    )
+    definition = json.loads(machine["definition"])
+
+    assert definition["StartAt"] == "Start"
+    assert definition["States"]["Hop"]["Parameters"]["FunctionName"].endswith(
+        f":function:{STACK}-tmdb"
+    )
+    assert definition["States"]["Start"]["Parameters"]["max_hops.$"] == (
+        "States.StringToJson('200')"
+    )
+    assert set(definition["States"]) == set(
+        template["Resources"]["IngestStateMachine"]["Properties"]["Definition"]["States"]
+    )
+
+
+def test_function_runs_one_hop_at_a_time(session: boto3.Session, stack: dict[str, Any]) -> None:
+    concurrency = session.client("lambda").get_function_concurrency(
+        FunctionName=stack["outputs"]["FunctionName"]
+    )
+
+    assert concurrency["ReservedConcurrentExecutions"] == 1
+
+
+def test_a_failed_async_invocation_is_not_retried_and_is_kept_for_14_days(
+    session: boto3.Session, stack: dict[str, Any], failed_invocations_queue: dict[str, str]
+) -> None:
+    config = session.client("lambda").get_function_event_invoke_config(
+        FunctionName=stack["outputs"]["FunctionName"]
+    )
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+
+    assert config["MaximumRetryAttempts"] == 0
+    assert destination == failed_invocations_queue["QueueArn"]
+    assert failed_invocations_queue["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+
+
+@pytest.fixture(scope="module")
+def alarms(session: boto3.Session, stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = session.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    return {alarm["MetricName"]: alarm for alarm in found}
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
+def test_an_execution_that_fails_times_out_or_is_aborted_notifies_the_topic(
+    alarms: dict[str, dict[str, Any]], stack: dict[str, Any], metric: str
+) -> None:
+    alarm = alarms[metric]
+
+    assert alarm["Namespace"] == "AWS/States"
+    assert alarm["Dimensions"] == [
+        {"Name": "StateMachineArn", "Value": stack["outputs"]["StateMachineArn"]}
+    ]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1.0)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [stack["outputs"]["AlarmTopicArn"]]
+
+
+def test_a_kept_failed_invocation_notifies_the_topic(
+    alarms: dict[str, dict[str, Any]],
+    stack: dict[str, Any],
+    failed_invocations_queue: dict[str, str],
+) -> None:
+    alarm = alarms["ApproximateNumberOfMessagesVisible"]
+    queue_name = failed_invocations_queue["QueueArn"].rsplit(":", 1)[1]
+
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 1.0)
+    assert alarm["AlarmActions"] == [stack["outputs"]["AlarmTopicArn"]]
+
+
+def test_a_schedule_that_cannot_start_the_state_machine_notifies_the_topic(
+    alarms: dict[str, dict[str, Any]], stack: dict[str, Any]
+) -> None:
+    alarm = alarms["FailedInvocations"]
+
+    assert alarm["Namespace"] == "AWS/Events"
+    assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": stack["physical"]["ScheduleRule"]}]
+    assert alarm["AlarmActions"] == [stack["outputs"]["AlarmTopicArn"]]
+
+
+def test_no_successful_daily_run_for_36_hours_raises_the_freshness_alarm(
+    alarms: dict[str, dict[str, Any]], stack: dict[str, Any]
+) -> None:
+    alarm = alarms["Succeeded"]
+
+    assert alarm["Namespace"] == "cinelake"
+    assert {(d["Name"], d["Value"]) for d in alarm["Dimensions"]} == {
+        ("command", "ingest-tmdb"),
+        ("plan", "daily"),
+    }
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == 36 * 3600
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Sum",
+        "LessThanThreshold",
+        1.0,
+    )
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmActions"] == [stack["outputs"]["AlarmTopicArn"]]
+
+
+def test_the_freshness_alarm_stays_quiet_while_the_schedule_is_disabled(
+    alarms: dict[str, dict[str, Any]],
+) -> None:
+    assert alarms["Succeeded"]["ActionsEnabled"] is False
+
+
+def test_the_alarm_topic_has_no_subscriber_unless_an_email_is_given(
+    session: boto3.Session, stack: dict[str, Any], template: dict[str, Any]
+) -> None:
+    subscriptions = session.client("sns").list_subscriptions_by_topic(
+        TopicArn=stack["outputs"]["AlarmTopicArn"]
+    )["Subscriptions"]
+
+    assert subscriptions == []
+    topic = template["Resources"]["AlarmTopic"]["Properties"]
+    assert topic["Subscription"]["Fn::If"][0] == "HasAlarmEmail"
+    assert topic["Subscription"]["Fn::If"][1] == [
+        {"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
+    ]
+
+
+def test_template_lets_lambda_stop_any_recursive_loop(template: dict[str, Any]) -> None:
+    """moto ignores RecursiveLoop; only AWS enforces it."""
+    assert template["Resources"]["TmdbFunction"]["Properties"]["RecursiveLoop"] == "Terminate"
 
 
 def test_raw_bucket_is_encrypted_at_rest(session: boto3.Session, stack: dict[str, Any]) -> None:

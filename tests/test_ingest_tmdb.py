@@ -25,6 +25,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     emulator_fixture,
     expected_from_csv,
     fast_client,
+    holds_only_leases,
     ingest,
     lake_fixture,
     land_sample_csvs,
@@ -120,7 +121,7 @@ def test_a_refused_key_leaves_nothing_in_the_lake_not_even_a_plan(
     result = cli(tmdb_argv(lake, "--ids", "movie:550,tv:1396"), env)
     assert result.code == 2
     assert "401" in result.err
-    assert not list(lake.store.list(""))
+    assert holds_only_leases(lake.store)
 
 
 def test_an_unreachable_tmdb_leaves_nothing_in_the_lake_not_even_a_plan(
@@ -131,7 +132,7 @@ def test_an_unreachable_tmdb_leaves_nothing_in_the_lake_not_even_a_plan(
     result = cli(tmdb_argv(local_lake, "--ids", "movie:550,tv:1396"), env)
     assert result.code == 2
     assert "cannot reach TMDB" in result.err and "nothing was planned" in result.err
-    assert not Path(local_lake.url).exists()
+    assert holds_only_leases(local_lake.store)
 
 
 def test_an_unreachable_tmdb_stopped_by_the_deadline_leaves_nothing_in_the_lake(
@@ -149,7 +150,7 @@ def test_an_unreachable_tmdb_stopped_by_the_deadline_leaves_nothing_in_the_lake(
             deadline=Deadline(1.9),
         )
     client.close()
-    assert not Path(local_lake.url).exists()
+    assert holds_only_leases(local_lake.store)
 
 
 def test_a_first_title_that_never_answers_is_kept_as_a_failure_not_blamed_on_tmdb(
@@ -172,7 +173,7 @@ def test_a_base_url_without_the_api_version_is_refused_before_planning(
     result = cli(tmdb_argv(local_lake, "--movies", str(MOVIES_CSV)), env)
     assert result.code == 2
     assert "must end in the API version" in result.err
-    assert not Path(local_lake.url).exists()
+    assert holds_only_leases(local_lake.store)
 
 
 def test_the_answer_asked_before_planning_is_not_asked_for_again(
@@ -221,7 +222,7 @@ def test_a_date_whose_landed_csvs_have_no_id_column_is_refused_before_any_reques
     assert result.code == 2
     assert "no landed CSV of 2025-05-01 has ids to look up" in result.err
     assert emulator.stats().total_requests == 0
-    assert not list(local_lake.store.list("Raw/_state/"))
+    assert holds_only_leases(local_lake.store, under="Raw/_state/")
 
 
 def test_a_csv_landed_later_the_same_day_adds_only_its_new_titles(

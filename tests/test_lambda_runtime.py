@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
+import requests
 from conftest import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint, new_bucket
 from lambda_rig.runtime_api import RuntimeApi
 from lambda_rig.sandbox import Sandbox, python_is_available, start_runtime, unpack
+from test_state_machine import definition
 
 from cinelake.aws_lambda.build import Artifact, build_artifacts
 from cinelake.aws_lambda.deploy import AwsClients, invoke_function
@@ -147,19 +151,17 @@ def raw_lake(moto_endpoint: S3Endpoint) -> Iterator[tuple[S3Endpoint, str, str]]
 
 
 def _handler_env(
-    endpoint: S3Endpoint, bucket: str, secret_arn: str, tmdb_url: str, api: RuntimeApi
+    endpoint: S3Endpoint, bucket: str, secret_arn: str, tmdb_url: str
 ) -> dict[str, str]:
     """What the template gives the function, with every AWS service on loopback."""
     return {
         "AWS_ENDPOINT_URL": endpoint.url,
-        "AWS_ENDPOINT_URL_LAMBDA": f"http://{api.address}",
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_SESSION_TOKEN": "role-session-token",
         "NOME_DO_BUCKET_S3": bucket,
         "TMDB_SECRET_ID": secret_arn,
         "TMDB_BASE_URL": tmdb_url,
-        "CINELAKE_CONTINUE": "true",
     }
 
 
@@ -178,7 +180,7 @@ def test_scheduled_event_lands_raw_files_and_manifest(
     task = unpack(artifacts["function.zip"].path, tmp_path / "task")
     opt = unpack(artifacts["layer.zip"].path, tmp_path / "opt")
     with TmdbEmulator(EmulatorConfig()) as emulator:
-        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url, runtime_api)
+        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url)
         sandbox = start_runtime(task, opt, runtime_api.address, extra_env=env)
         outcome = runtime_api.invoke({"source": "aws.events", "detail-type": "Scheduled Event"})
         logs = sandbox.stop()
@@ -193,33 +195,68 @@ def test_scheduled_event_lands_raw_files_and_manifest(
     assert EmulatorConfig().api_key not in logs
 
 
-def test_a_short_deadline_stops_partial_and_the_function_continues_itself(
-    artifacts: dict[str, Artifact], raw_lake: tuple[S3Endpoint, str, str], tmp_path: Path
+def test_the_state_machine_drives_short_hops_of_the_real_handler_to_the_end(
+    artifacts: dict[str, Artifact],
+    raw_lake: tuple[S3Endpoint, str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """moto's Step Functions runs the template's loop; each Task reaches awslambdaric."""
     endpoint, bucket, secret_arn = raw_lake
-    api = RuntimeApi(timeout_ms=63_000)  # three seconds once the 60 s safety margin is kept
+    api = RuntimeApi(timeout_ms=66_000)  # six seconds once the 60 s safety margin is kept
     api.start()
     task = unpack(artifacts["function.zip"].path, tmp_path / "task")
     opt = unpack(artifacts["layer.zip"].path, tmp_path / "opt")
+    moto_config = f"{endpoint.url}/moto-api/config"
+    requests.post(moto_config, json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+    monkeypatch.setenv("MOTO_PORT", api.address.rsplit(":", 1)[1])  # moto's Tasks call Lambda here
     try:
         with TmdbEmulator(EmulatorConfig(latency_ms=20)) as emulator:
-            env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url, api)
+            env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url)
             sandbox = start_runtime(task, opt, api.address, extra_env=env)
-            first = api.invoke({"plan": "from-csv", "rate": 40})
-            outcomes = [first]
-            while outcomes[-1].body.get("status") == "partial":
-                outcomes = api.wait_for_outcomes(len(outcomes) + 1)
+            execution = _run_to_the_end(endpoint, {"plan": "from-csv", "rate": 40})
             logs = sandbox.stop()
+        hops = [outcome.body for outcome in api.wait_for_outcomes(1)]
     finally:
+        requests.post(
+            moto_config, json={"stepfunctions": {"execute_state_machine": False}}, timeout=10
+        )
         api.stop()
 
-    assert first.kind == "response", logs
-    assert first.body["status"] == "partial"
-    assert first.body["continued"] is True
-    assert api.continuations[0]["hop"] == 1
-    assert api.continuations[0]["date"] == first.body["date"]
-    assert outcomes[-1].body["status"] == "succeeded"
-    assert outcomes[-1].body["counts"]["landed"] == 190
+    assert execution["status"] == "SUCCEEDED", (execution["status"], len(hops), logs[-3000:])
+    assert len(hops) >= 2
+    assert [hop["more"] for hop in hops] == [True] * (len(hops) - 1) + [False]
+    assert [hop["hop"] for hop in hops] == list(range(1, len(hops) + 1))
+    assert len({hop["date"] for hop in hops}) == 1
+    assert hops[-1]["status"] == "succeeded"
+    assert hops[-1]["counts"]["landed"] == 190
+    emf = [json.loads(line) for line in logs.splitlines() if '"_aws"' in line]
+    assert len(emf) == len(hops), "one metric line per hop"
+    assert sum(doc["Requests"] for doc in emf) == emulator.stats().total_requests
+
+
+def _run_to_the_end(endpoint: S3Endpoint, execution_input: dict[str, Any]) -> dict[str, Any]:
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoint.url,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    machine = sfn.create_state_machine(
+        name=f"cinelake-{uuid.uuid4().hex[:8]}",
+        definition=definition(),
+        roleArn="arn:aws:iam::123456789012:role/cinelake-state-machine",
+    )
+    started = sfn.start_execution(
+        stateMachineArn=machine["stateMachineArn"], input=json.dumps(execution_input)
+    )
+    deadline = time.monotonic() + 180
+    while True:
+        execution = sfn.describe_execution(executionArn=started["executionArn"])
+        if execution["status"] != "RUNNING" or time.monotonic() > deadline:
+            return dict(execution)
+        time.sleep(0.2)
 
 
 def test_cinelake_lambda_invoke_runs_the_function_once_and_returns_its_summary(
@@ -246,7 +283,7 @@ def test_cinelake_lambda_invoke_runs_the_function_once_and_returns_its_summary(
     task = unpack(artifacts["function.zip"].path, tmp_path / "task")
     opt = unpack(artifacts["layer.zip"].path, tmp_path / "opt")
     with TmdbEmulator(EmulatorConfig()) as emulator:
-        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url, runtime_api)
+        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url)
         sandbox = start_runtime(task, opt, runtime_api.address, extra_env=env)
         summary = invoke_function(stack, {"plan": "ids", "ids": ["movie:550"]}, clients=clients)
         sandbox.stop()

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from tmdb_fixtures import holds_only_leases
 
 from cinelake.errors import RunError
 from cinelake.settings import Settings, load_settings
@@ -62,7 +63,7 @@ def test_a_failed_discover_page_one_plans_nothing_and_a_later_run_fetches_every_
         settings = Settings(tmdb_base_url=emulator.base_url, tmdb_api_key="emulator-api-key")
         with pytest.raises(RunError, match="page 1 failed"):
             run_tmdb_ingest(request, settings=settings, store=store, retry_policy=NO_WAIT)
-        assert not list(store.list("Raw/_state/"))
+        assert holds_only_leases(store)
 
         manifest = run_tmdb_ingest(request, settings=settings, store=store, retry_policy=NO_WAIT)
 

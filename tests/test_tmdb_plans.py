@@ -14,6 +14,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     Lake,
     cli,
     emulator_fixture,
+    holds_only_leases,
     local_lake_fixture,
     make_emulator_fixture,
     tmdb_argv,
@@ -175,7 +176,7 @@ def test_cli_refuses_an_ids_file_without_ids(
     result = cli(tmdb_argv(local_lake, "--ids-file", str(ids)), tmdb_env(emulator, local_lake))
     assert result.code == 2
     assert str(ids) in result.err and "no id" in result.err
-    assert not list(local_lake.store.list("Raw/"))
+    assert holds_only_leases(local_lake.store)
 
 
 def test_ids_file_with_a_bom_crlf_and_trailing_comments_is_read(tmp_path: Path) -> None:

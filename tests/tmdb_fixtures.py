@@ -24,7 +24,7 @@ import pytest
 import requests
 from conftest import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint, new_bucket
 
-from cinelake.lake import layout
+from cinelake.lake import layout, lease
 from cinelake.settings import Settings
 from cinelake.store import LocalDirStore, Store, open_store
 from cinelake.testing.tmdb_emulator import Catalogue, EmulatorConfig, TmdbEmulator
@@ -272,6 +272,11 @@ def tmdb_files(store: Store, day: date = RUN_DATE) -> list[TmdbFile]:
 def data_keys(store: Store) -> set[str]:
     """Every key that is data (not a manifest or a checkpoint)."""
     return {o.key for o in store.list("Raw/") if not layout.is_control_key(o.key)}
+
+
+def holds_only_leases(store: Store, under: str = "") -> bool:
+    """Nothing landed, planned or listed: a refused run leaves only its released lease."""
+    return all(o.key.startswith(f"{lease.LEASES}/") for o in store.list(under))
 
 
 def manifests(store: Store, day: date = RUN_DATE) -> list[dict[str, Any]]:

@@ -24,7 +24,6 @@ TMDB_PARAMETER_NAME = ("TMDB_PARAMETER_NAME",)
 LOG_FORMAT = ("CINELAKE_LOG_FORMAT",)
 PART_SIZE_MIB = ("CINELAKE_PART_SIZE_MIB",)
 MAX_CONCURRENCY = ("CINELAKE_MAX_CONCURRENCY",)
-CONTINUE = ("CINELAKE_CONTINUE",)
 
 EVERY_NAME = frozenset(
     name for names in list(globals().values()) if isinstance(names, tuple) for name in names

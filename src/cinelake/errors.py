@@ -93,3 +93,22 @@ class TmdbAuthErrorAfterLanding(TmdbAuthError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM (`docker stop`, `timeout`, a scheduler) stops a run the way Ctrl-C does: the
     upload under way is aborted and what landed gets its manifest."""
+
+
+class LeaseBusy(CinelakeError):
+    """Another run of the same source holds the lake's lease: this one did nothing.
+
+    Exit 75 (EX_TEMPFAIL, from sysexits.h): a scheduler may simply try again later.
+    """
+
+    exit_code = 75
+
+    def __init__(self, source: str, holder: str, started_at: str, key: str) -> None:
+        super().__init__(
+            f"busy: another {source} run holds this lake ({holder}, started {started_at}); "
+            "this run made no request: try again once it ends"
+        )
+        self.source = source
+        self.holder = holder
+        self.started_at = started_at
+        self.key = key

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -111,3 +111,37 @@ def configure_logging(
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return secret_filter
+
+
+EMF_NAMESPACE = "cinelake"
+
+
+def emf_fields(
+    dimensions: Mapping[str, str],
+    metrics: Mapping[str, tuple[float, str]],
+    *,
+    timestamp_ms: int | None = None,
+) -> dict[str, Any]:
+    """Extra fields that make a JSON log line a CloudWatch Embedded Metric Format document.
+
+    CloudWatch Logs (a Lambda function's log stream, or any agent shipping the line) turns the
+    line into metrics; no SDK call, no `PutMetricData` permission, no dependency. `metrics`
+    maps a name to its value and unit. Elsewhere the line stays a plain JSON log record.
+    """
+    moment = timestamp_ms if timestamp_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+    return {
+        "_aws": {
+            "Timestamp": moment,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": EMF_NAMESPACE,
+                    "Dimensions": [sorted(dimensions)],
+                    "Metrics": [
+                        {"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()
+                    ],
+                }
+            ],
+        },
+        **dimensions,
+        **{name: value for name, (value, _) in metrics.items()},
+    }

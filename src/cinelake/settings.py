@@ -55,7 +55,6 @@ class Settings:
     log_format: str | None = None
     part_size_mib: int | None = None
     max_concurrency: int | None = None
-    continue_on_lambda: bool = False
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_session_token: str | None = field(default=None, repr=False)
@@ -150,7 +149,6 @@ def load_settings(
         max_concurrency=_positive_int(
             env_names.MAX_CONCURRENCY[0], pick(env_names.MAX_CONCURRENCY)
         ),
-        continue_on_lambda=(pick(env_names.CONTINUE) or "").lower() in {"1", "true", "yes"},
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         aws_session_token=session_token,

@@ -8,10 +8,13 @@ A `AWS::Lambda::LayerVersion`'s Ref is a Python repr in moto, which breaks the f
 has no update for `AWS::Logs::LogGroup`: a stack update turns the group into None (and later
 calls fail), so an update that applies the retention and keeps the group is added.
 
-moto skips `AWS::SecretsManager::Secret` (its Refs vanish) and `AWS::S3::BucketPolicy` while
-the stack still reports CREATE_COMPLETE. These adapters register CloudFormation models for both,
-backed by moto's own Secrets Manager and S3, so the secret, its ARN output, `put_secret_value`
-and `get_bucket_policy` behave as on AWS. Importing this module is what registers the models;
+moto skips `AWS::SecretsManager::Secret` (its Refs vanish), `AWS::S3::BucketPolicy`,
+`AWS::CloudWatch::Alarm` and `AWS::Lambda::EventInvokeConfig` while the stack still reports
+CREATE_COMPLETE, and reads a state machine only from `DefinitionString` (the template uses
+`Definition` with `DefinitionSubstitutions`, which cfn-lint validates). These adapters register
+CloudFormation models backed by moto's own services, so the secret, the bucket policy, the
+alarms, the async-invoke configuration and the state machine's definition are readable through
+the usual APIs, as on AWS. Importing this module is what registers the models;
 `UNSUPPORTED_IS_FATAL` (a pytest filterwarnings spec) turns any other skipped type into an error.
 """
 
@@ -23,14 +26,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from moto.awslambda.models import LayerVersion
+from moto.awslambda.models import LayerVersion, lambda_backends
 from moto.cloudformation import parsing
 from moto.cloudformation.models import ChangeSet
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.logs.models import LogGroup
 from moto.s3.models import s3_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import ThreadedMotoServer
+from moto.stepfunctions.models import StateMachine
 
 UNSUPPORTED_IS_FATAL = "error:Tried to parse .* not supported"
 FAKE_CREDENTIALS = {
@@ -197,6 +202,91 @@ class CloudFormationBucketPolicy(CloudFormationModel):
         s3_backends[account_id]["aws"].delete_bucket_policy(bucket)
 
 
+class CloudFormationAlarm(CloudFormationModel):
+    """`AWS::CloudWatch::Alarm`: put into moto's CloudWatch, so `describe_alarms` shows it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CloudFormationAlarm:
+        p = cloudformation_json["Properties"]
+        name = p.get("AlarmName", resource_name)
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name,
+            namespace=p["Namespace"],
+            metric_name=p["MetricName"],
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            datapoints_to_alarm=int(p["DatapointsToAlarm"]) if "DatapointsToAlarm" in p else None,
+            period=int(p["Period"]),
+            threshold=float(p["Threshold"]),
+            statistic=p["Statistic"],
+            description=p.get("AlarmDescription", ""),
+            dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []),
+            ok_actions=p.get("OKActions", []),
+            actions_enabled=str(p.get("ActionsEnabled", True)).lower() == "true",
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(name)
+
+
+class CloudFormationEventInvokeConfig(CloudFormationModel):
+    """`AWS::Lambda::EventInvokeConfig`: kept by moto's Lambda, as its API returns it."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.function_name
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CloudFormationEventInvokeConfig:
+        properties = dict(cloudformation_json["Properties"])
+        function_name = properties.pop("FunctionName")
+        properties.pop("Qualifier", None)
+        lambda_backends[account_id][region_name].put_function_event_invoke_config(
+            function_name, properties
+        )
+        return cls(function_name)
+
+
 for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
     cached.cache_clear()
 
@@ -213,6 +303,34 @@ def _apply_and_refresh_outputs(self: ChangeSet) -> None:
 
 
 ChangeSet.apply = _apply_and_refresh_outputs  # type: ignore[method-assign]
+_create_state_machine = StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _create_state_machine_from_definition(
+    cls: type[StateMachine],
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> StateMachine:
+    """`Definition` + `DefinitionSubstitutions` become the `DefinitionString` moto reads."""
+    properties = dict(cloudformation_json["Properties"])
+    if "Definition" in properties:
+        text = json.dumps(properties.pop("Definition"))
+        for name, value in properties.pop("DefinitionSubstitutions", {}).items():
+            text = text.replace("${" + name + "}", str(value))
+        properties["DefinitionString"] = text
+    return _create_state_machine(  # type: ignore[no-any-return]
+        cls,
+        resource_name,
+        {**cloudformation_json, "Properties": properties},
+        account_id,
+        region_name,
+    )
+
+
+StateMachine.create_from_cloudformation_json = classmethod(_create_state_machine_from_definition)  # type: ignore[assignment,arg-type]
 LayerVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
 INVOKE_PREFIX = "/2015-03-31/functions/"
-"""The Lambda Invoke API path: served here too, so a self-invocation reaches this sandbox."""
+"""The Lambda Invoke API path (synchronous): served here too, so a caller such as moto's Step
+Functions reaches this sandbox."""
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:cinelake-test-tmdb"
 
 
@@ -38,7 +39,6 @@ class RuntimeApi:
         self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._outcomes: dict[str, Outcome] = {}
         self._init_error: Outcome | None = None
-        self.continuations: list[Any] = []
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -69,7 +69,7 @@ class RuntimeApi:
         return self._outcomes.get(request_id) or self._init_error  # type: ignore[return-value]
 
     def wait_for_outcomes(self, count: int, wait_s: float = 120.0) -> list[Outcome]:
-        """Outcomes of every invocation so far (continuations included), once `count` exist."""
+        """Outcomes of every invocation so far (Invoke API calls included), once `count` exist."""
         with self._changed:
             ready = self._changed.wait_for(lambda: len(self._outcomes) >= count, wait_s)
             if not ready:
@@ -111,14 +111,6 @@ class RuntimeApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if self.path.startswith(INVOKE_PREFIX):
-                    if self.headers.get("X-Amz-Invocation-Type") == "Event":
-                        # The function invoking itself (continuation): queued as Lambda would.
-                        api.continuations.append(json.loads(raw or b"null"))
-                        api._events.put((str(uuid.uuid4()), raw))
-                        self.send_response(202)
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
                     outcome = api.invoke(json.loads(raw or b"null"))  # RequestResponse
                     body = json.dumps(outcome.body).encode()
                     self.send_response(200)

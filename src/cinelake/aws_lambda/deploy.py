@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,10 @@ STICKY_PARAMETERS = (
     "ScheduleExpression",
     "ScheduleState",
     "LogRetentionDays",
+    "MaxHops",
+    "ReservedConcurrency",
+    "AlarmEmail",
+    "FreshnessPlan",
 )
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # A synchronous invoke may run the full 900 s; a retry would start a second, overlapping run.
@@ -58,6 +62,8 @@ class AwsClients:
     lambda_: LambdaClient
     account_id: str
     region: str
+    stepfunctions: Any = None
+    """A Step Functions client (untyped: no stubs for it are installed)."""
 
     @classmethod
     def from_session(cls, session: boto3.Session) -> AwsClients:
@@ -76,6 +82,7 @@ class AwsClients:
             lambda_=session.client("lambda", config=INVOKE_CONFIG),
             account_id=account_id,
             region=region,
+            stepfunctions=session.client("stepfunctions"),
         )
 
 
@@ -369,3 +376,88 @@ def invoke_function(
     if not isinstance(payload, dict):
         raise RunError(f"{function_name} returned {type(payload).__name__}, not a JSON object")
     return payload
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """How a state machine execution ended, and what its hops answered."""
+
+    arn: str
+    status: str
+    """SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
+    output: dict[str, Any]
+    error: str | None
+    cause: str | None
+
+
+HopCallback = Callable[[dict[str, Any]], None]
+"""Called with each hop's summary (the handler's result) or `{"failed": error, "cause": ...}`."""
+
+
+def run_execution(
+    stack_name: str,
+    event: Mapping[str, Any],
+    *,
+    session: boto3.Session | None = None,
+    clients: AwsClients | None = None,
+    on_hop: HopCallback | None = None,
+    poll_seconds: float = 5.0,
+) -> ExecutionResult:
+    """Start the stack's state machine with `event` and follow it to its end."""
+    aws = clients or AwsClients.from_session(session or boto3.Session())
+    outputs = stack_outputs(aws.cloudformation, stack_name)
+    if "StateMachineArn" not in outputs:
+        raise RunError(
+            f"stack {stack_name} has no state machine; run `cinelake lambda deploy --stack "
+            f"{stack_name}` to update it, or pass --hop to invoke the function once"
+        )
+    sfn = aws.stepfunctions
+    execution_arn = sfn.start_execution(
+        stateMachineArn=outputs["StateMachineArn"], input=json.dumps(dict(event))
+    )["executionArn"]
+    last_seen = 0
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        for history_event in _new_history(sfn, execution_arn, last_seen):
+            last_seen = max(last_seen, int(history_event["id"]))
+            report = _hop_report(history_event)
+            if report is not None and on_hop is not None:
+                on_hop(report)
+        if described["status"] != "RUNNING":
+            return ExecutionResult(
+                arn=execution_arn,
+                status=str(described["status"]),
+                output=json.loads(described.get("output") or "{}"),
+                error=described.get("error"),
+                cause=described.get("cause"),
+            )
+        time.sleep(poll_seconds)
+
+
+def _new_history(sfn: Any, execution_arn: str, after_id: int) -> list[dict[str, Any]]:
+    """Events with an id above `after_id`, oldest first, reading newest pages only."""
+    found: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = sfn.get_execution_history(
+            executionArn=execution_arn,
+            reverseOrder=True,
+            maxResults=100,
+            **({"nextToken": token} if token else {}),
+        )
+        events = [e for e in page["events"] if int(e["id"]) > after_id]
+        found.extend(events)
+        token = page.get("nextToken")
+        if not token or len(events) < len(page["events"]):
+            return sorted(found, key=lambda e: int(e["id"]))
+
+
+def _hop_report(history_event: Mapping[str, Any]) -> dict[str, Any] | None:
+    if history_event["type"] == "TaskSucceeded":
+        output = json.loads(history_event["taskSucceededEventDetails"].get("output") or "{}")
+        payload = output.get("Payload")
+        return payload if isinstance(payload, dict) else None
+    if history_event["type"] == "TaskFailed":
+        details = history_event["taskFailedEventDetails"]
+        return {"failed": details.get("error", ""), "cause": details.get("cause", "")}
+    return None

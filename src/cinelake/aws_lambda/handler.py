@@ -1,8 +1,22 @@
-"""AWS Lambda entry point: a thin shell over the same engine as `cinelake ingest-tmdb`.
+"""AWS Lambda entry point: one deadline-aware hop of `ingest-tmdb`, driven by Step Functions.
 
-The handler turns an event into a `TmdbIngestRequest`, gives the engine a deadline 60 s short
-of Lambda's, and, when asked to, re-invokes its own function to continue a partial plan.
-Settings and the TMDB credential are read once per container, not once per invocation.
+The function never invokes itself (Lambda's recursive loop detection stops such chains after
+about 16 hops): the state machine in `deploy/template.yaml` invokes it again while a hop
+reports work left. Settings and the TMDB credential are read once per container.
+
+The hop contract, which the state machine relies on:
+
+- **event**: a plain event (`{"plan": "ids", "ids": [...]}`, `{"plan": "from-csv", "date":
+  "YYYY-MM-DD"}`, ...; an empty or scheduled event runs the default plan), or the state
+  machine's envelope `{"input": <execution input>, "hop": n, "started": <execution start>}`.
+  Without a `date`, a hop runs for the UTC date its execution started, so every hop of one
+  execution continues the same plan, even across midnight.
+- **result**: `{"status", "more", "hop", "plan", "date", "run_id", "counts", "manifest",
+  "files"}`. `status` is the manifest's (`succeeded`, `partial`, `failed`) or `busy`. `more` is
+  true only when the hop stopped at its deadline with work left: invoke again with the same
+  event. `busy` (with `holder`, `started_at`, `lease`; `more` false) means another run holds
+  the lake's lease and this hop made no TMDB request.
+- **errors**: raised; the state machine retries or reports them (see the template).
 """
 
 from __future__ import annotations
@@ -15,7 +29,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from cinelake.errors import CinelakeError, ConfigError, InputError, TmdbAuthError
+from cinelake.errors import CinelakeError, ConfigError, InputError, LeaseBusy, TmdbAuthError
 from cinelake.logs import SecretFilter, configure_logging
 from cinelake.settings import Settings, load_settings
 from cinelake.tmdb.engine import Deadline
@@ -25,8 +39,6 @@ from cinelake.tmdb.request import PLANS, PlanName, TmdbIngestRequest
 log = logging.getLogger("cinelake.lambda")
 
 SAFETY_MARGIN_SECONDS = 60.0
-MAX_HOPS = 48
-"""48 continuations of 15 minutes: half a day of ingestion before a human must look."""
 
 
 class LambdaContext(Protocol):
@@ -42,11 +54,10 @@ _container: dict[str, Any] = {}
 
 def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     settings, scrubber = _container_settings()
-    event = dict(event or {})
     hop = 0
     try:
-        hop = _int(event.get("hop", 0), "hop")
-        request = request_from_event(event, datetime.now(UTC).date())
+        hop, started, inner = unwrap(event)
+        request = request_from_event(inner, started or datetime.now(UTC).date())
         remaining = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
         if remaining <= 0:
             raise ConfigError(
@@ -62,32 +73,61 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
             store=open_store(settings),
             deadline=Deadline(remaining),
         )
+    except LeaseBusy as busy:
+        log.warning(str(busy), extra={"event": "lambda.busy", "hop": hop})
+        return {
+            "status": "busy",
+            "more": False,
+            "hop": hop,
+            "plan": request.plan,
+            "date": request.run_date.isoformat(),
+            "holder": busy.holder,
+            "started_at": busy.started_at,
+            "lease": busy.key,
+        }
     except CinelakeError as exc:
         if isinstance(exc, TmdbAuthError):
             _container.clear()  # the secret may have been rotated: read it again next time
         log.error(scrubber.scrub(str(exc)), extra={"event": "lambda.failed", "hop": hop})
         raise
-    summary = {
-        "run_id": manifest.run_id,
-        "status": manifest.status,
-        "date": request.run_date.isoformat(),
-        "plan": request.plan,
-        "counts": manifest.counts,
-        "manifest": manifest.key,
-        "files": len(manifest.objects),
-        "hop": hop,
-        "continued": False,
-    }
-    if manifest.counts.get("stopped_early"):
-        summary["continued"] = _continue(event, request, hop, context, settings)
+    more = bool(manifest.counts.get("stopped_early"))
     log.info(
-        "ingest-tmdb %s: %s landed, %s failed",
+        "ingest-tmdb %s: %s landed, %s failed%s",
         manifest.status,
         manifest.counts.get("landed", 0),
         manifest.counts.get("failed", 0),
+        "; more work left for the next hop" if more else "",
         extra={"event": "lambda.finished", "run_id": manifest.run_id, "hop": hop},
     )
-    return summary
+    return {
+        "status": manifest.status,
+        "more": more,
+        "hop": hop,
+        "plan": request.plan,
+        "date": request.run_date.isoformat(),
+        "run_id": manifest.run_id,
+        "counts": manifest.counts,
+        "manifest": manifest.key,
+        "files": len(manifest.objects),
+    }
+
+
+def unwrap(event: Mapping[str, Any] | None) -> tuple[int, date | None, dict[str, Any]]:
+    """(hop, execution start date, the request's event) of a plain event or an envelope."""
+    event = dict(event or {})
+    if "input" not in event:
+        return _int(event.pop("hop", 0), "hop"), None, event
+    inner = event["input"]
+    if not isinstance(inner, dict):
+        raise InputError('event input: use a JSON object, e.g. {"plan": "from-csv"}')
+    started = event.get("started")
+    day = None
+    if started:
+        try:
+            day = datetime.fromisoformat(str(started).replace("Z", "+00:00")).astimezone(UTC).date()
+        except ValueError:
+            raise InputError(f"event started {started!r}: use an ISO 8601 time") from None
+    return _int(event.get("hop", 0), "hop"), day, dict(inner)
 
 
 def request_from_event(event: Mapping[str, Any], today: date) -> TmdbIngestRequest:
@@ -174,37 +214,6 @@ def _apply_secret(settings: Settings, value: str, origin: str) -> Settings:
     if value.startswith("eyJ"):
         return replace(settings, tmdb_read_token=value, tmdb_api_key=None)
     return replace(settings, tmdb_api_key=value, tmdb_read_token=None)
-
-
-def _continue(
-    event: Mapping[str, Any],
-    request: TmdbIngestRequest,
-    hop: int,
-    context: LambdaContext,
-    settings: Settings,
-) -> bool:
-    """Invoke this function again, asynchronously, for the same plan and date."""
-    if not settings.continue_on_lambda:
-        return False
-    if hop + 1 > MAX_HOPS:
-        log.error(
-            "not continuing: %s hops reached; invoke again by hand to go on",
-            MAX_HOPS,
-            extra={"event": "lambda.hop_limit", "hop": hop},
-        )
-        return False
-    import boto3
-
-    payload = {**event, "date": request.run_date.isoformat(), "hop": hop + 1}
-    payload.pop("source", None)
-    payload.pop("detail-type", None)
-    boto3.client("lambda").invoke(
-        FunctionName=context.invoked_function_arn,
-        InvocationType="Event",
-        Payload=json.dumps(payload).encode(),
-    )
-    log.info("continuing in a new invocation", extra={"event": "lambda.continued", "hop": hop + 1})
-    return True
 
 
 def _date(value: Any) -> date | None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cinelake.cli.common import parse_date, print_json, summary, today_utc
-from cinelake.errors import InputError
+from cinelake.errors import InputError, LeaseBusy
 from cinelake.settings import Settings
 
 
@@ -149,7 +150,20 @@ def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
         def item_bars(label: str, total: int) -> Callable[[int], None]:
             return factory(label, total, "items")
 
-    manifest = run_tmdb_ingest(request, settings=settings, store=store, progress=item_bars)
+    try:
+        manifest = run_tmdb_ingest(request, settings=settings, store=store, progress=item_bars)
+    except LeaseBusy as busy:
+        if args.json:
+            print_json(
+                {
+                    "status": "busy",
+                    "holder": busy.holder,
+                    "started_at": busy.started_at,
+                    "lease": busy.key,
+                }
+            )
+        print(f"cinelake: {busy}", file=sys.stderr)
+        return busy.exit_code
     if args.json:
         print_json(manifest.to_dict())
     counts = manifest.counts

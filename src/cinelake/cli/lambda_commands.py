@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cinelake.errors import (
     NO_AWS_CREDENTIALS,
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from cinelake.settings import Settings
 
 DEFAULT_OUT = Path("dist/lambda")
+BUSY = 75
+"""EX_TEMPFAIL, as `ingest-tmdb` exits when another run holds the lake."""
 
 
 def register(
@@ -69,14 +71,27 @@ def register(
         choices=("ENABLED", "DISABLED"),
         help="state of the daily schedule (default DISABLED on create; kept on update)",
     )
+    deploy.add_argument(
+        "--alarm-email",
+        help="subscribe this address to the alarm topic (kept on update; confirm AWS's mail)",
+    )
     _add_target_options(deploy)
     deploy.set_defaults(func=run_deploy)
 
     invoke = commands.add_parser(
-        "invoke", parents=parents, help="run the deployed function once and print its summary"
+        "invoke",
+        parents=parents,
+        help="start the state machine and follow it to the end, printing each hop's summary",
     )
     invoke.add_argument("--stack", required=True, help="CloudFormation stack name")
-    invoke.add_argument("--event", default="{}", help="event as a JSON object (default {})")
+    invoke.add_argument(
+        "--event", default="{}", help="execution input / event as a JSON object (default {})"
+    )
+    invoke.add_argument(
+        "--hop",
+        action="store_true",
+        help="invoke the function once, directly, for a single hop (no state machine)",
+    )
     invoke.add_argument("--region", help="AWS region (default: the AWS configuration's)")
     invoke.set_defaults(func=run_invoke)
 
@@ -180,6 +195,8 @@ def run_deploy(args: argparse.Namespace, settings: Settings) -> int:
         parameters["RawBucketName"] = args.raw_bucket
     if args.schedule:
         parameters["ScheduleState"] = args.schedule
+    if args.alarm_email:
+        parameters["AlarmEmail"] = args.alarm_email
     with _aws_errors(args.region):
         result = deploy_stack(
             args.stack,
@@ -200,7 +217,7 @@ def run_deploy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_invoke(args: argparse.Namespace, settings: Settings) -> int:
-    from cinelake.aws_lambda.deploy import invoke_function
+    from cinelake.aws_lambda.deploy import invoke_function, run_execution
 
     _check_stack(args.stack)
     try:
@@ -211,7 +228,41 @@ def run_invoke(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(
             '--event must be a JSON object, e.g. {"plan": "ids", "ids": ["movie:550"]}'
         )
+    session = _session(args.region, settings)
+    if args.hop:
+        with _aws_errors(args.region):
+            summary = invoke_function(args.stack, event, session=session)
+        print(json.dumps(summary, indent=2, sort_keys=True))
+        return BUSY if summary.get("status") == "busy" else 0
     with _aws_errors(args.region):
-        summary = invoke_function(args.stack, event, session=_session(args.region, settings))
-    print(json.dumps(summary, indent=2, sort_keys=True))
-    return 0
+        result = run_execution(args.stack, event, session=session, on_hop=_print_hop)
+    print(json.dumps(result.output, indent=2, sort_keys=True))
+    if result.status != "SUCCEEDED":
+        raise RunError(
+            f"execution {result.arn} {result.status}: {result.error or ''} "
+            f"{' '.join(str(result.cause or '').split())[:500]}; once fixed, redrive it: "
+            f"aws stepfunctions redrive-execution --execution-arn {result.arn}"
+        )
+    return BUSY if result.output.get("status") == "busy" else 0
+
+
+def _print_hop(report: dict[str, Any]) -> None:
+    """One line per hop, as the execution reports it."""
+    if "failed" in report:
+        cause = " ".join(str(report.get("cause", "")).split())[:300]
+        print(f"hop failed: {report['failed']}: {cause} (the state machine decides on a retry)")
+        return
+    counts = report.get("counts") or {}
+    if report.get("status") == "busy":
+        print(
+            f"hop {report.get('hop')}: busy, another run holds the lake "
+            f"({report.get('holder')}, started {report.get('started_at')})"
+        )
+        return
+    print(
+        f"hop {report.get('hop')}: {report.get('status')}, {counts.get('landed', 0)} landed, "
+        f"{counts.get('not_found', 0)} not found, {counts.get('failed', 0)} failed, "
+        f"{counts.get('http_requests', 0)} requests; manifest {report.get('manifest')}"
+        + ("; more work: next hop" if report.get("more") else ""),
+        flush=True,
+    )

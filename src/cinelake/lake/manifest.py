@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from cinelake import __version__
 from cinelake.lake import layout
+from cinelake.logs import emf_fields
 from cinelake.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,19 @@ SCHEMA = "cinelake.run-manifest/1"
 
 ObjectState = Literal["written", "unchanged", "conflict", "failed"]
 RunStatus = Literal["succeeded", "partial", "failed"]
+
+METRIC_NAMES = {
+    "http_requests": "Requests",
+    "http_retries": "Retries",
+    "http_429": "Throttled429",
+    "landed": "RecordsLanded",
+    "not_found": "NotFound",
+    "failed": "Failed",
+    "written": "FilesWritten",
+    "unchanged": "FilesUnchanged",
+    "conflict": "Conflicts",
+}
+"""Manifest count -> CloudWatch metric name; a run emits those its manifest has."""
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -89,12 +103,37 @@ class RunManifest:
         self.finished_at = utc_now()
 
     def log_finished(self) -> None:
+        """One line per run; as JSON it is also an EMF document carrying the run's counts."""
         log.info(
             "run %s %s",
             self.run_id,
             self.status,
-            extra={"event": "run.finished", "status": self.status, "manifest": self.key},
+            extra={
+                "event": "run.finished",
+                "status": self.status,
+                "manifest": self.key,
+                **emf_fields(self.metric_dimensions(), self.metrics()),
+            },
         )
+
+    def metric_dimensions(self) -> dict[str, str]:
+        """`ingest-tmdb --daily` is command `ingest-tmdb`, plan `daily`; CSV runs: plan `files`."""
+        command = self.command.split()[0]
+        return {"command": command, "plan": str(self.options.get("plan") or "files")}
+
+    def metrics(self) -> dict[str, tuple[float, str]]:
+        """The manifest's counts under metric names, plus duration, hops and success."""
+        found: dict[str, tuple[float, str]] = {
+            name: (self.counts[count], "Count")
+            for count, name in METRIC_NAMES.items()
+            if count in self.counts
+        }
+        started = datetime.fromisoformat(self.started_at)
+        finished = datetime.fromisoformat(self.finished_at or utc_now())
+        found["DurationSeconds"] = ((finished - started).total_seconds(), "Seconds")
+        found["Hops"] = (1, "Count")
+        found["Succeeded"] = (int(self.status == "succeeded"), "Count")
+        return found
 
     def write(self, store: Store) -> None:
         """Written last and never overwritten: the run id makes the key unique."""

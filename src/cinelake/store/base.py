@@ -170,6 +170,10 @@ class Store(ABC):
         """Say, once at the end of a run, how many objects the store could not fully verify."""
         self.limitations.report()
 
+    def honours_conditional_writes(self) -> bool:
+        """Whether a create-if-absent write is atomic here (leases rely on it)."""
+        return True
+
     # Rules --------------------------------------------------------------------------------
     def put_bytes(
         self,

@@ -16,7 +16,7 @@ from cinelake.errors import (
     Terminated,
     TmdbAuthErrorAfterLanding,
 )
-from cinelake.lake import layout
+from cinelake.lake import layout, lease
 from cinelake.lake.manifest import ManifestObject, RunManifest, new_run_id
 from cinelake.lake.status import manifest_keys, manifest_objects, read_manifest
 from cinelake.logs import SecretFilter, set_run_id
@@ -59,6 +59,7 @@ def run_tmdb_ingest(
     run_id = run_id or new_run_id()
     set_run_id(run_id)
     deadline = deadline or Deadline(request.max_seconds)
+    held = lease.acquire(store, "tmdb", run_id)  # LeaseBusy: another run works, no request made
     own_client = client is None
     if client is None:
         client = TmdbClient(
@@ -92,6 +93,7 @@ def run_tmdb_ingest(
             stop_margin=2.0 if request.max_seconds is None else min(2.0, request.max_seconds / 10),
             progress=progress,
         )
+        held.keep_alive(on_lost=ctx.stop_event.set)
         client.stop = ctx.should_stop
         client.remaining = deadline.remaining
         plan = load_or_create_plan(request, store, client, run_id)
@@ -125,6 +127,7 @@ def run_tmdb_ingest(
                 "the same command to resume"
             )
     finally:
+        held.release()
         if own_client:
             client.close()
     return manifest
