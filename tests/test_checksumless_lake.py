@@ -193,7 +193,7 @@ def test_a_tmdb_run_of_many_files_warns_once_per_limitation(lake: Lake) -> None:
         "--date",
         DAY.isoformat(),
         "--batch-size",
-        "1",
+        "5",
         "--rate",
         "5000",
     )

@@ -15,6 +15,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     Lake,
     assert_exactly_once,
     cli,
+    holds_only_leases,
     lake_fixture,
     local_lake_fixture,
     make_emulator_fixture,
@@ -23,6 +24,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     tmdb_env,
 )
 
+from cinelake.lake import lease
 from cinelake.testing.tmdb_emulator import AUTH_ERRORS, Catalogue, TmdbEmulator
 
 MOVIES = [f"movie:{Catalogue.sample().at('movie', i).tmdb_id}" for i in range(6)]
@@ -33,6 +35,11 @@ def refused_at_the_fifth_title(make_emulator: Callable[..., TmdbEmulator]) -> Tm
     """Titles 1-4 answer; the 5th gets a 401 once (a key suspended, then restored)."""
     fifth = MOVIES[4].partition(":")[2]
     return make_emulator(auth_error=SUSPENDED, scripted={f"/3/movie/{fifth}": [401]})
+
+
+def landed_keys(lake: Lake) -> set[str]:
+    """Every key but the leases, which each run takes and releases whatever it lands."""
+    return {o.key for o in lake.store.list("") if not o.key.startswith(f"{lease.LEASES}/")}
 
 
 def one_by_one(lake: Lake, *extra: str) -> list[str]:
@@ -91,12 +98,12 @@ def test_a_plan_refused_again_before_landing_anything_exits_2_and_writes_nothing
 ) -> None:
     emulator = refused_at_the_fifth_title(make_emulator)
     assert cli(one_by_one(local_lake), tmdb_env(emulator, local_lake)).code == 1
-    before = {o.key for o in local_lake.store.list("")}
+    before = landed_keys(local_lake)
 
     again = cli(one_by_one(local_lake), tmdb_env(emulator, local_lake, TMDB_API_KEY="revoked"))
 
     assert again.code == 2
-    assert {o.key for o in local_lake.store.list("")} == before
+    assert landed_keys(local_lake) == before
 
 
 @pytest.mark.parametrize("code", [3, 7, 10, 35])
@@ -110,7 +117,7 @@ def test_a_refusal_before_anything_landed_quotes_tmdbs_status_and_lands_nothing(
     assert result.code == 2
     assert f"status_code {code}, status_message {AUTH_ERRORS[code]!r}" in result.err
     assert "wrong-key" not in result.err
-    assert not list(local_lake.store.list(""))
+    assert holds_only_leases(local_lake.store)
 
 
 def test_a_refusal_never_quotes_the_credential_even_if_tmdbs_words_contain_it(
