@@ -1,7 +1,9 @@
 """AWS Lambda entry point: a thin shell over the same engine as `cinelake ingest-tmdb`.
 
 The handler turns an event into a `TmdbIngestRequest`, gives the engine a deadline 60 s short
-of Lambda's, and, when asked to, re-invokes its own function to continue a partial plan.
+of Lambda's, and, when asked to, re-invokes its own function to continue a partial plan. An
+empty or scheduled event runs the daily job (`ingest-tmdb --daily`); every hop's summary says
+whether work remains (`work_remains`).
 Settings and the TMDB credential are read once per container, not once per invocation.
 """
 
@@ -13,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cinelake.errors import CinelakeError, ConfigError, InputError, TmdbAuthError
 from cinelake.logs import SecretFilter, configure_logging
@@ -21,6 +23,9 @@ from cinelake.settings import Settings, load_settings
 from cinelake.tmdb.engine import Deadline
 from cinelake.tmdb.plans import DEFAULT_APPEND
 from cinelake.tmdb.request import PLANS, PlanName, TmdbIngestRequest
+
+if TYPE_CHECKING:
+    from cinelake.store.base import Store
 
 log = logging.getLogger("cinelake.lambda")
 
@@ -46,6 +51,7 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
     hop = 0
     try:
         hop = _int(event.get("hop", 0), "hop")
+        daily = is_daily(event)
         request = request_from_event(event, datetime.now(UTC).date())
         remaining = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
         if remaining <= 0:
@@ -54,20 +60,68 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
                 "set Timeout to 900 s"
             )
         from cinelake.store import open_store
-        from cinelake.tmdb.service import run_tmdb_ingest
 
-        manifest = run_tmdb_ingest(
-            request,
-            settings=settings,
-            store=open_store(settings),
-            deadline=Deadline(remaining),
-        )
+        summary = _run(request, daily, settings, open_store(settings), Deadline(remaining))
     except CinelakeError as exc:
         if isinstance(exc, TmdbAuthError):
             _container.clear()  # the secret may have been rotated: read it again next time
         log.error(scrubber.scrub(str(exc)), extra={"event": "lambda.failed", "hop": hop})
         raise
-    summary = {
+    summary.update(hop=hop, continued=False)
+    if summary["work_remains"]:
+        summary["continued"] = _continue(event, request, hop, context, settings)
+    log.info(
+        "ingest-tmdb %s %s: %s landed, %s failed",
+        summary["plan"],
+        summary["status"],
+        summary["counts"].get("landed", 0),
+        summary["counts"].get("failed", 0),
+        extra={"event": "lambda.finished", "run_id": summary["run_id"], "hop": hop},
+    )
+    return summary
+
+
+def _run(
+    request: TmdbIngestRequest, daily: bool, settings: Settings, store: Store, deadline: Deadline
+) -> dict[str, Any]:
+    """One hop's work and its summary; `work_remains` is the whole contract with the caller.
+
+    Whoever drives the hops (this function's own continuation, or a state machine) calls
+    again with the same event while `work_remains` is true; each hop resumes from the lake.
+    """
+    from cinelake.tmdb.daily import run_daily
+    from cinelake.tmdb.service import run_tmdb_ingest
+
+    if daily:
+        result = run_daily(request, settings=settings, store=store, deadline=deadline)
+        counts: dict[str, int] = {}
+        for run in result.manifests:
+            for name in ("requested", "landed", "not_found", "failed"):
+                counts[name] = counts.get(name, 0) + int(run.counts.get(name, 0))
+        last = result.manifests[-1] if result.manifests else None
+        return {
+            "run_id": last.run_id if last else None,
+            "status": result.status,
+            "date": request.run_date.isoformat(),
+            "plan": "daily",
+            "counts": counts,
+            "manifest": last.key if last else None,
+            "files": sum(len(run.objects) for run in result.manifests),
+            "runs": [
+                {
+                    "plan": run.options.get("plan"),
+                    "date": run.partition_date.isoformat(),
+                    "status": run.status,
+                    "manifest": run.key,
+                    "counts": run.counts,
+                }
+                for run in result.manifests
+            ],
+            "notes": result.notes,
+            "work_remains": result.work_remains,
+        }
+    manifest = run_tmdb_ingest(request, settings=settings, store=store, deadline=deadline)
+    return {
         "run_id": manifest.run_id,
         "status": manifest.status,
         "date": request.run_date.isoformat(),
@@ -75,28 +129,33 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
         "counts": manifest.counts,
         "manifest": manifest.key,
         "files": len(manifest.objects),
-        "hop": hop,
-        "continued": False,
+        "work_remains": bool(manifest.counts.get("stopped_early")),
     }
-    if manifest.counts.get("stopped_early"):
-        summary["continued"] = _continue(event, request, hop, context, settings)
-    log.info(
-        "ingest-tmdb %s: %s landed, %s failed",
-        manifest.status,
-        manifest.counts.get("landed", 0),
-        manifest.counts.get("failed", 0),
-        extra={"event": "lambda.finished", "run_id": manifest.run_id, "hop": hop},
-    )
-    return summary
+
+
+def is_daily(event: Mapping[str, Any]) -> bool:
+    """An empty event, a scheduled one, or `{"plan": "daily"}` runs the daily job."""
+    return _is_scheduled(event) or str(event.get("plan", "daily")) == "daily"
+
+
+def _is_scheduled(event: Mapping[str, Any]) -> bool:
+    return event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
 
 
 def request_from_event(event: Mapping[str, Any], today: date) -> TmdbIngestRequest:
-    """Event fields use the CLI's names; an empty or scheduled event is the default plan."""
-    if event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event":
-        event = {}
-    plan = str(event.get("plan", "from-csv"))
+    """Event fields use the CLI's names; an empty or scheduled event is the daily job.
+
+    A scheduled event's run date is the day of its `time` (when EventBridge fired it), so a
+    delivery retried after midnight still works for the day it was meant for.
+    """
+    if _is_scheduled(event):
+        fired = str(event.get("time") or "")[:10]
+        event = {"date": fired} if fired else {}
+    plan = str(event.get("plan", "daily"))
+    if plan == "daily":
+        plan = "refresh"
     if plan not in PLANS:
-        raise InputError(f"event plan {plan!r}: use one of {', '.join(PLANS)}")
+        raise InputError(f"event plan {plan!r}: use daily or one of {', '.join(PLANS)}")
     plan_name: PlanName = plan
     try:
         return TmdbIngestRequest(
@@ -196,8 +255,8 @@ def _continue(
     import boto3
 
     payload = {**event, "date": request.run_date.isoformat(), "hop": hop + 1}
-    payload.pop("source", None)
-    payload.pop("detail-type", None)
+    for scheduled_field in ("source", "detail-type", "time"):
+        payload.pop(scheduled_field, None)
     boto3.client("lambda").invoke(
         FunctionName=context.invoked_function_arn,
         InvocationType="Event",

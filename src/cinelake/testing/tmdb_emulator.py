@@ -562,6 +562,13 @@ class TmdbEmulator:
             return self._changes(cast(Kind, head), query)
         if head in ("movie", "tv") and len(rest) in (1, 2) and rest[0].isdigit():
             return self._title(cast(Kind, head), int(rest[0]), rest[1:], query)
+        if head == "movie" and len(rest) in (1, 2) and rest[0].startswith("tt"):
+            # Observed on TMDB, not in its API reference: a movie answers by its IMDb id.
+            # `/tv/tt…` answers 404 there, as it does here.
+            movie = self.catalogue.by_imdb_id("movie", rest[0])
+            if movie is None:
+                return _error(404)
+            return self._title("movie", movie.tmdb_id, rest[1:], query)
         return _error(404)
 
     def _title(self, kind: Kind, tmdb_id: int, sub: list[str], query: dict[str, str]) -> _Reply:

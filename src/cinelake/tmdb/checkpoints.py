@@ -18,6 +18,8 @@ from cinelake.tmdb.outcomes import Outcome
 
 META_ITEMS = "cinelake-items"
 META_PLAN = "cinelake-plan"
+META_TITLES = "cinelake-titles"
+"""On a details file holding movies asked by IMDb id: the TMDB ids of its records, in order."""
 MAX_FILE_BYTES = 10 * 1000 * 1000
 
 
@@ -28,6 +30,13 @@ def encode_items(items: Sequence[str]) -> str:
 
 def decode_items(text: str) -> list[str]:
     return zlib.decompress(base64.b64decode(text)).decode().split("\n")
+
+
+def titles_of_records(outcomes: Sequence[Outcome], kind: str) -> list[str] | None:
+    """`movie:550` for each record, when some item does not name its TMDB id itself."""
+    if all(o.item.partition(":")[0] == kind for o in outcomes):
+        return None
+    return [f"{kind}:{int(json.loads(o.record or b'{}')['id'])}" for o in outcomes]
 
 
 def split_records(outcomes: Sequence[Outcome], max_records: int) -> Iterable[list[Outcome]]:
@@ -80,6 +89,9 @@ def parse_checkpoint(key: str, raw: bytes) -> dict[str, Any]:
 
 def marker_entry(outcome: Outcome) -> dict[str, Any]:
     entry: dict[str, Any] = {"state": outcome.state, "children": outcome.children}
+    if outcome.state == "landed" and outcome.item.startswith("imdb-movie:"):
+        if outcome.structure == "Movies":
+            entry["details"] = True  # a lookup that landed the details itself
     if outcome.state == "failed" and not outcome.worth_asking_again:
         entry["retry"] = False
     return entry

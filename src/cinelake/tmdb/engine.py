@@ -25,18 +25,21 @@ from cinelake.errors import RunError, StoreError, UsageError
 from cinelake.lake import layout
 from cinelake.lake.manifest import ManifestObject
 from cinelake.store.base import META_RUN_ID, Store
+from cinelake.tmdb import by_imdb
 from cinelake.tmdb.checkpoints import (
     META_ITEMS,
     META_PLAN,
+    META_TITLES,
     decode_items,
     encode_items,
     manifest_object,
     marker_entry,
     parse_checkpoint,
     split_records,
+    titles_of_records,
 )
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
-from cinelake.tmdb.outcomes import Outcome, State, classify, from_body
+from cinelake.tmdb.outcomes import Outcome, State, classify
 from cinelake.tmdb.plans import batches, request_of
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,8 @@ class PhaseResult:
     marker_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     complete: bool = True
     compacted: int = 0
+    details_landed: int = 0
+    """Lookups that landed a title's details themselves (a movie asked by IMDb id)."""
 
 
 @dataclass
@@ -110,6 +115,7 @@ class _BatchSummary:
     children: list[str]
     failed: list[str]
     compacted: int
+    details_landed: int
 
     @classmethod
     def of(cls, marker: dict[str, Any], current_run: str) -> _BatchSummary:
@@ -126,6 +132,7 @@ class _BatchSummary:
                 if entry["state"] == "failed" and entry.get("retry", True)
             ],
             compacted=int(marker.get("compacted", 0)),
+            details_landed=sum(1 for entry in entries if entry.get("details")),
         )
 
 
@@ -187,6 +194,7 @@ class PhaseRunner:
             if summary.files:
                 result.marker_files.setdefault(summary.run_id, []).extend(summary.files)
             result.compacted += summary.compacted
+            result.details_landed += summary.details_landed
             result.state_counts.update(summary.state_counts)
             result.items += sum(summary.state_counts.values())
             result.children.extend(summary.children)
@@ -206,7 +214,14 @@ class PhaseRunner:
         if answer is None:
             path, params = request_of(item, self.ctx.append, self.ctx.discover_params)
             answer = self.ctx.client.get(path, params)
-        outcome = classify(item, answer)
+        if by_imdb.needs_find(item, answer):
+            lookup = by_imdb.find_item(item)
+            found = self.prefetched.pop(lookup, None)
+            if found is None:
+                found = self.ctx.client.get(*request_of(lookup, (), {}))
+            outcome = by_imdb.after_find(item, found)
+        else:
+            outcome = classify(item, answer)
         if self._advance and outcome.state != "interrupted":
             self._advance(1)
         return outcome
@@ -309,6 +324,10 @@ class PhaseRunner:
             META_PLAN: self.ctx.plan_id,
             META_ITEMS: encode_items([o.item for o in outcomes]),
         }
+        kind = {"Movies": "movie", "Series": "tv"}.get(structure)
+        titles = titles_of_records(outcomes, kind) if kind else None
+        if titles is not None:
+            metadata[META_TITLES] = encode_items(titles)
         try:
             landed = self.ctx.store.put_bytes(key, data, metadata)
         except StoreError as exc:
@@ -376,7 +395,7 @@ class PhaseRunner:
                         recovered[error["item"]] = Outcome(error["item"], state, error=error)
             else:
                 for item, line in zip(items, lines, strict=True):
-                    recovered[item] = from_body(item, line, attempts=None)
+                    recovered[item] = by_imdb.outcome_of_record(item, structure, line)
             entry = {
                 "key": info_key,
                 "structure": structure,

@@ -96,13 +96,16 @@ def retry_rounds(
 class Tally:
     state_counts: Counter[str]
     items: int
+    details_landed: int = 0
 
 
 def fold_rounds(
     phases: list[tuple[str, PhaseResult]], rounds: list[RetryRound]
 ) -> dict[str, Tally]:
     """Each phase with its retry rounds folded in: a round re-decides what was failed."""
-    families = {name: Tally(Counter(r.state_counts), r.items) for name, r in phases}
+    families = {
+        name: Tally(Counter(r.state_counts), r.items, r.details_landed) for name, r in phases
+    }
     for retry in rounds:
         if not retry.result.complete:
             continue  # folded in once finished: until then the earlier tally stands
@@ -110,17 +113,28 @@ def fold_rounds(
         tally.state_counts["failed"] -= retry.replaced
         tally.state_counts.update(retry.result.state_counts)
         tally.items += retry.result.items - retry.replaced
+        tally.details_landed += retry.result.details_landed
     return families
 
 
 def first_phase_name(plan: PlanName) -> str:
-    return {"from-csv": "find", "ids": "find", "discover": "discover", "changes": "changes"}[plan]
+    return {
+        "from-csv": "find",
+        "ids": "find",
+        "discover": "discover",
+        "changes": "changes",
+        "refresh": "changes",
+    }[plan]
 
 
 def plan_counts(families: dict[str, Tally], plan: Plan) -> dict[str, int]:
+    """`landed` counts titles whose details landed (pages, for discover), however asked for."""
     requested = len(plan.first_items) + len(plan.direct_details)
+    if plan.spec.plan == "refresh":
+        requested = len(plan.direct_details)  # the pages are how, the titles are what
     counts: dict[str, int] = {"requested": requested, "landed": 0, "not_found": 0, "failed": 0}
-    final_phase = list(families)[-1] if families else None
+    final_phase = "discover" if plan.spec.plan == "discover" else "details"
+    counts["landed"] = sum(tally.details_landed for tally in families.values())
     for name, tally in families.items():
         for state in ("landed", "not_found", "failed"):
             number = tally.state_counts[state]
@@ -128,6 +142,6 @@ def plan_counts(families: dict[str, Tally], plan: Plan) -> dict[str, int]:
             if state != "landed":
                 counts[state] += number
         if name == final_phase:
-            counts["landed"] = tally.state_counts["landed"]
+            counts["landed"] += tally.state_counts["landed"]
         counts[f"{name}_items"] = tally.items
     return counts

@@ -28,6 +28,7 @@ from cinelake.tmdb.planning import Plan, load_or_create_plan
 from cinelake.tmdb.plans import (
     unique,
 )
+from cinelake.tmdb.refresh import record_refreshed
 from cinelake.tmdb.request import TmdbIngestRequest, options
 from cinelake.tmdb.retry import RetryPolicy
 from cinelake.tmdb.rounds import (
@@ -110,6 +111,8 @@ def run_tmdb_ingest(
             if complete_marker is not None:
                 # Only after the manifest: a crash in between must not leave files unlisted.
                 store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
+            if request.plan == "refresh":
+                record_refreshed(store, request.run_date, ctx.plan_id, run_id)
             manifest.log_finished()
     finally:
         if own_client:
@@ -204,6 +207,7 @@ def _run_plan(
     _adopt_unmanifested(ctx, every_phase, manifest)
     manifest.objects.extend(_not_listed_yet(ctx))
     counts = plan_counts(fold_rounds(phases, rounds), plan)
+    counts.update(plan.facts)
     counts["retry_rounds"] = len({r.number for r in rounds})
     counts["compacted_records"] = sum(r.compacted for _, r in every_phase)
     manifest.counts.update(counts)
