@@ -89,9 +89,9 @@ def parse_checkpoint(key: str, raw: bytes) -> dict[str, Any]:
 
 def marker_entry(outcome: Outcome) -> dict[str, Any]:
     entry: dict[str, Any] = {"state": outcome.state, "children": outcome.children}
-    if outcome.state == "landed" and outcome.item.startswith("imdb-movie:"):
-        if outcome.structure == "Movies":
-            entry["details"] = True  # a lookup that landed the details itself
+    landed_details = outcome.state == "landed" and outcome.structure == "Movies"
+    if landed_details and outcome.item.startswith("imdb-movie:"):
+        entry["details"] = True  # a lookup that landed the details itself
     if outcome.state == "failed" and not outcome.worth_asking_again:
         entry["retry"] = False
     return entry
