@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tmdb_ingest import (  # noqa: E402 - a sibling script, not a package
+from tmdb_ingest import (  # a sibling script, found through the path set above
     API_KEY,
     MOVIE_SHARE,
     MOVIES_HEADER,
@@ -48,7 +48,7 @@ from tmdb_ingest import (  # noqa: E402 - a sibling script, not a package
     measure,
 )
 
-from cinelake.testing.tmdb_catalogue import Catalogue  # noqa: E402
+from cinelake.testing.tmdb_catalogue import Catalogue
 
 RUN_DATE = "2026-01-01"
 DATE_PATH = "2026/01/01"
@@ -238,52 +238,80 @@ def _ok(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def _cpu_ms(size: Size) -> float:
+    return 1000 * size.engine_cpu / max(size.requests, 1)
+
+
+def _wall_rss(measured: Measured | None) -> str:
+    return "-" if measured is None else f"{measured.wall:.1f} s, {measured.rss_mb:.0f} MiB"
+
+
+def _wall(measured: Measured | None) -> float:
+    return float("inf") if measured is None else measured.wall
+
+
 def report(sizes: dict[str, Size], hop_seconds: float) -> list[str]:
+    every = list(sizes.values())
     lines = [
         "| figure | " + " | ".join(sizes) + " | target |",
         "|---|" + "---|" * len(sizes) + "---|",
     ]
 
-    def row(name: str, values: list[str], target: str) -> None:
+    def row(name: str, values: list[str], target: str = "") -> None:
         lines.append(f"| {name} | " + " | ".join(values) + f" | {target} |")
 
-    all_sizes = list(sizes.values())
-    row("CSV rows / titles", [f"{s.csv_rows:,} / {s.titles:,}" for s in all_sizes], "")
-    row("ingest-csv wall, peak RSS",
-        [f"{s.ingest_csv.wall:.1f} s, {s.ingest_csv.rss_mb:.0f} MiB" for s in all_sizes if s.ingest_csv], "")  # fmt: skip
-    row("planning wall, peak RSS (items planned)",
-        [f"{s.planning.wall:.1f} s, {s.planning.rss_mb:.0f} MiB ({s.planned_items:,})"
-         for s in all_sizes if s.planning],
-        f"≤ {MAX_PLANNING_S:g} s, ≤ {MAX_PLANNING_MB:g} MiB")  # fmt: skip
-    row(f"hops of --max-seconds {hop_seconds:g}", [str(len(s.hops)) for s in all_sizes], "")
-    row("HTTP requests (per title)",
-        [f"{s.requests:,} ({s.requests / s.titles:.2f})" for s in all_sizes], "")  # fmt: skip
-    row("landed / not found / failed",
-        [f"{c.get('landed')} / {c.get('not_found')} / {c.get('failed')}"
-         for c in (s.final_counts() for s in all_sizes)], "")  # fmt: skip
-    row("engine CPU per request (all hops)",
-        [f"{1000 * s.engine_cpu / max(s.requests, 1):.2f} ms" for s in all_sizes],
-        f"≤ {MAX_CPU_MS_PER_REQUEST:g} ms")  # fmt: skip
-    row("peak RSS of a hop", [f"{s.peak_rss:.0f} MiB" for s in all_sizes],
-        f"largest within +{MAX_RSS_GROWTH_MB:g} MiB of smallest")  # fmt: skip
-    row("resume: markers read + files listed (find phase)",
-        [f"{s.resume.get('find', {}).get('batches', 0):,} batches, "
-         f"{s.resume.get('find', {}).get('seconds', 0):.2f} s" for s in all_sizes],
-        "linear in batches")  # fmt: skip
-    row("status wall", [f"{s.status.wall:.1f} s" for s in all_sizes if s.status],
-        f"≤ {MAX_STATUS_VERIFY_S:g} s")  # fmt: skip
-    row("verify wall (objects checked)",
-        [f"{s.verify.wall:.1f} s ({s.verify_report.get('checked', '?')})"
-         for s in all_sizes if s.verify], f"≤ {MAX_STATUS_VERIFY_S:g} s")  # fmt: skip
-    row("files in the lake", [f"{s.files:,}" for s in all_sizes], "")
-    sizes_list = list(sizes.values())
-    small, big = sizes_list[0], sizes_list[-1]
+    def resume(size: Size) -> str:
+        find = size.resume.get("find", {})
+        return f"{int(find.get('batches', 0)):,} batches, {find.get('seconds', 0):.2f} s"
+
+    row("CSV rows / titles", [f"{s.csv_rows:,} / {s.titles:,}" for s in every])
+    row("ingest-csv wall, peak RSS", [_wall_rss(s.ingest_csv) for s in every])
+    row(
+        "planning wall, peak RSS (items planned)",
+        [f"{_wall_rss(s.planning)} ({s.planned_items:,})" for s in every],
+        f"≤ {MAX_PLANNING_S:g} s, ≤ {MAX_PLANNING_MB:g} MiB",
+    )
+    row(f"hops of --max-seconds {hop_seconds:g}", [str(len(s.hops)) for s in every])
+    row(
+        "HTTP requests (per title)",
+        [f"{s.requests:,} ({s.requests / s.titles:.2f})" for s in every],
+    )
+    counts = [s.final_counts() for s in every]
+    row(
+        "landed / not found / failed",
+        [f"{c.get('landed')} / {c.get('not_found')} / {c.get('failed')}" for c in counts],
+    )
+    row(
+        "engine CPU per request (all hops)",
+        [f"{_cpu_ms(s):.2f} ms" for s in every],
+        f"≤ {MAX_CPU_MS_PER_REQUEST:g} ms",
+    )
+    row(
+        "peak RSS of a hop",
+        [f"{s.peak_rss:.0f} MiB" for s in every],
+        f"largest within +{MAX_RSS_GROWTH_MB:g} MiB of smallest",
+    )
+    row("resume: markers read + files listed (find)", [resume(s) for s in every], "linear")
+    row("status wall", [f"{_wall(s.status):.1f} s" for s in every], f"≤ {MAX_STATUS_VERIFY_S:g} s")
+    row(
+        "verify wall (objects checked)",
+        [f"{_wall(s.verify):.1f} s ({s.verify_report.get('checked', '?')})" for s in every],
+        f"≤ {MAX_STATUS_VERIFY_S:g} s",
+    )
+    row("files in the lake", [f"{s.files:,}" for s in every])
+    planning_ok = all(
+        s.planning is not None
+        and s.planning.wall <= MAX_PLANNING_S
+        and s.planning.rss_mb <= MAX_PLANNING_MB
+        for s in every
+    )
+    growth = every[-1].peak_rss - every[0].peak_rss
+    checks_ok = all(max(_wall(s.status), _wall(s.verify)) <= MAX_STATUS_VERIFY_S for s in every)
     verdicts = [
-        f"planning: {_ok(all(s.planning and s.planning.wall <= MAX_PLANNING_S and s.planning.rss_mb <= MAX_PLANNING_MB for s in sizes_list))}",  # noqa: E501
-        f"engine CPU: {_ok(all(1000 * s.engine_cpu / max(s.requests, 1) <= MAX_CPU_MS_PER_REQUEST for s in sizes_list))}",  # noqa: E501
-        f"RSS flat: {_ok(big.peak_rss - small.peak_rss <= MAX_RSS_GROWTH_MB)} "
-        f"(+{big.peak_rss - small.peak_rss:.0f} MiB)",
-        f"status/verify: {_ok(all(s.status and s.verify and max(s.status.wall, s.verify.wall) <= MAX_STATUS_VERIFY_S for s in sizes_list))}",  # noqa: E501
+        f"planning: {_ok(planning_ok)}",
+        f"engine CPU: {_ok(all(_cpu_ms(s) <= MAX_CPU_MS_PER_REQUEST for s in every))}",
+        f"RSS flat: {_ok(growth <= MAX_RSS_GROWTH_MB)} (+{growth:.0f} MiB)",
+        f"status/verify: {_ok(checks_ok)}",
     ]
     return [*lines, "", "; ".join(verdicts)]
 
