@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import sys
@@ -43,10 +44,10 @@ from tmdb_ingest import (  # a sibling script, found through the path set above
     Measured,
     ToolCrash,
     _cinelake,
-    _env,
     emulator,
     measure,
 )
+from tmdb_ingest import _env as tmdb_ingest_env
 
 from cinelake.testing.tmdb_catalogue import Catalogue
 
@@ -133,6 +134,15 @@ class Size:
 
     def final_counts(self) -> dict[str, Any]:
         return dict(self.hop_manifests[-1]["counts"]) if self.hop_manifests else {}
+
+
+def _env(url: str) -> dict[str, str]:
+    """The tools' environment; a PYTHONPATH given to the benchmark reaches them (to measure
+    another checkout's code, e.g. the version before a change)."""
+    env = tmdb_ingest_env(url)
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
 
 
 def write_csvs(n_titles: int, n_rows: int, directory: Path) -> tuple[Path, Path, int]:
