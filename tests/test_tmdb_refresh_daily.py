@@ -439,3 +439,29 @@ def test_a_kill_after_a_find_fallback_landed_resumes_without_asking_again(
     assert manifest.status == "succeeded"
     assert dict(emulator.stats().paths) == {"/3/tv/1396": 1}
     assert_exactly_once(local_lake.store, {f"imdb-movie:{BREAKING_BAD_IMDB}", BREAKING_BAD}, set())
+
+
+def test_the_emulator_answers_a_movie_by_its_imdb_id_and_never_a_series(
+    emulator: TmdbEmulator,
+) -> None:
+    by_imdb = emulator_body(emulator, f"imdb-movie:{FIGHT_CLUB_IMDB}")
+    series = requests.get(
+        f"{emulator.base_url}/tv/{BREAKING_BAD_IMDB}", params={"api_key": API_KEY}, timeout=30
+    )
+
+    assert by_imdb == emulator_body(emulator, FIGHT_CLUB)
+    assert series.status_code == 404
+    assert series.json()["status_code"] == 34
+
+
+# Flags ----------------------------------------------------------------------------------------
+def test_refresh_since_after_the_run_date_is_refused_before_any_request(
+    local_lake: Lake, emulator: TmdbEmulator
+) -> None:
+    argv = tmdb_argv(local_lake, "--refresh", "--since", str(LATER))
+
+    result = cli(argv, tmdb_env(emulator, local_lake))
+
+    assert result.code == 2
+    assert f"--since {LATER} is after the run date {RUN_DATE}" in result.err
+    assert emulator.stats().total_requests == 0

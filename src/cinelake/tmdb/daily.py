@@ -24,6 +24,7 @@ from cinelake.store.base import Store
 from cinelake.tmdb.client import TmdbClient
 from cinelake.tmdb.engine import Deadline, ProgressFactory
 from cinelake.tmdb.planning import is_sealed
+from cinelake.tmdb.refresh import PlanningStopped
 from cinelake.tmdb.request import TmdbIngestRequest
 from cinelake.tmdb.retry import RetryPolicy
 from cinelake.tmdb.service import run_tmdb_ingest
@@ -106,6 +107,9 @@ def run_daily(
                 retry_policy=retry_policy,
                 progress=progress,
             )
+        except PlanningStopped:
+            result.work_remains = True
+            break
         except InputError as exc:
             # A landed file cinelake cannot read ids from stays as landed; the other dates and
             # the refresh must still run. The note repeats every day until the file is fixed.

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 KINDS = ("movie", "tv")
 
 
+class PlanningStopped(RunError):
+    """The run's time ran out while the pages were asked: the next run plans again."""
+
+
 def window_start(request: TmdbIngestRequest, store: Store) -> date | None:
     """Where this run date's windows begin; None when the lake holds no title at all."""
     if request.since is not None:
@@ -83,6 +87,11 @@ def refresh_items(
             while page <= total:
                 item = f"refresh-{kind}:{first}:{end}:{page}"
                 answer = client.get(*request_of(item, (), {}))
+                if answer.error == "interrupted":
+                    raise PlanningStopped(
+                        "stopped (deadline or signal) before the refresh was planned; nothing "
+                        "was planned, run the same command again"
+                    )
                 if not answer.ok:
                     raise RunError(
                         f"{answer.endpoint}: failed ({answer.error or answer.status}) while the "
