@@ -347,12 +347,16 @@ class PhaseRunner:
 
     # Recovery -----------------------------------------------------------------------------
     def _load_markers(self) -> dict[int, _BatchSummary]:
+        """Every committed batch, summarised; read 64 at a time so that the markers of a large
+        backfill (thousands) are never all in memory at once, only their summaries."""
         keys = [o.key for o in self.ctx.store.list(f"{self.state_dir}batches/")]
         markers: dict[int, _BatchSummary] = {}
         with ThreadPoolExecutor(8) as pool:
-            for key, raw in zip(keys, pool.map(self.ctx.store.get_bytes, keys), strict=True):
-                marker = parse_checkpoint(key, raw)
-                markers[int(marker["batch"])] = _BatchSummary.of(marker, self.ctx.run_id)
+            for start in range(0, len(keys), 64):
+                chunk = keys[start : start + 64]
+                for key, raw in zip(chunk, pool.map(self.ctx.store.get_bytes, chunk), strict=True):
+                    marker = parse_checkpoint(key, raw)
+                    markers[int(marker["batch"])] = _BatchSummary.of(marker, self.ctx.run_id)
         return markers
 
     def _list_orphans(self, markers: dict[int, _BatchSummary]) -> dict[int, list[tuple[str, str]]]:
