@@ -354,6 +354,23 @@ def test_daily_finishes_an_unfinished_backfill_of_an_earlier_date_hop_by_hop(
     assert_exactly_once(local_lake.store, expected.records, set(expected.unknown), RUN_DATE)
 
 
+def test_daily_skips_a_date_whose_csv_has_no_ids_with_a_note_and_goes_on(
+    local_lake: Lake, emulator: TmdbEmulator, tmp_path: Path
+) -> None:
+    spreadsheet = tmp_path / "filmes.csv"
+    spreadsheet.write_bytes(MOVIES_CSV.read_bytes().replace(b"|", b";"))
+    env = tmdb_env(emulator, local_lake)
+    landing = ["ingest-csv", *local_lake.argv(), "--date", str(RUN_DATE), "-q"]
+    assert cli([*landing, "--file", f"Movies={spreadsheet}"], env).code == 0
+
+    result = cli([*tmdb_argv(local_lake, "--daily", date_=str(LATER)), "--json", "-q"], env)
+
+    assert result.code == 0, result.err
+    printed = json.loads(result.out)
+    assert any(f"from-csv {RUN_DATE} skipped" in note for note in printed["notes"])
+    assert [run["command"] for run in printed["runs"]] == ["ingest-tmdb --refresh"]
+
+
 def short_hop() -> Deadline:
     """A deadline that runs out after a fixed number of looks at the clock, not of seconds."""
     ticks = itertools.count()
