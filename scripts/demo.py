@@ -37,7 +37,7 @@ SERIES = ROOT / "data" / "sample" / "series.csv"
 MARKER = Path(".cinelake") / "made-by-demo"
 DEMO_BUCKET = "cinelake-demo"
 RATE = 40.0
-"""The emulator's limit is TMDB's ~40 requests/s: 200 titles = ~400 requests = ~10 s."""
+"""The emulator's limit is TMDB's ~40 requests/s: 200 titles = ~300 requests = ~8 s."""
 
 _INHERITED_SETTINGS = (
     "NOME_DO_BUCKET_S3",
