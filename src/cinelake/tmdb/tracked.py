@@ -10,7 +10,6 @@ by hand, say) is read, line by line. Memory holds the ids alone, as two sets of 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,8 +21,6 @@ from cinelake.store.base import ObjectInfo, Store
 from cinelake.tmdb.checkpoints import META_ITEMS, META_TITLES, decode_items
 from cinelake.tmdb.inputs import stream_lines
 
-log = logging.getLogger(__name__)
-
 DETAILS_STRUCTURES = {"Movies": "movie", "Series": "tv"}
 _HEADS_IN_FLIGHT = 16
 _CHUNK = 512
@@ -33,7 +30,6 @@ _CHUNK = 512
 class TrackedTitles:
     movie: set[int] = field(default_factory=set)
     tv: set[int] = field(default_factory=set)
-    files: int = 0
 
     def __len__(self) -> int:
         return len(self.movie) + len(self.tv)
@@ -57,24 +53,12 @@ def tracked_titles(store: Store) -> TrackedTitles:
     """Every movie and series id whose details landed, streamed in chunks of files."""
     tracked = TrackedTitles()
     with ThreadPoolExecutor(_HEADS_IN_FLIGHT, thread_name_prefix="cinelake-tracked") as pool:
-        for structure, kind in DETAILS_STRUCTURES.items():
+        for structure in DETAILS_STRUCTURES:
             listing = _details_files(store, structure)
             while chunk := list(islice(listing, _CHUNK)):
-                for info, titles in zip(chunk, pool.map(_FileTitles(store), chunk), strict=True):
-                    tracked.files += 1
-                    for title_kind, number in titles:
-                        if title_kind == kind:
-                            tracked.of_kind(kind).add(number)
-                        else:
-                            log.warning(
-                                "%s holds %s:%s, not a %s: kept as it says",
-                                info.key,
-                                title_kind,
-                                number,
-                                kind,
-                                extra={"event": "tmdb.tracked_kind_mismatch", "key": info.key},
-                            )
-                            tracked.of_kind(title_kind).add(number)
+                for titles in pool.map(_FileTitles(store), chunk):
+                    for kind, number in titles:
+                        tracked.of_kind(kind).add(number)
     return tracked
 
 
