@@ -8,6 +8,7 @@ What it measures (issue 12, item 5), each in a process of its own started by the
   the peak RSS of the hops, at two sizes (flat in the number of titles is the target);
 - the cost of resuming a hop: listing and reading a phase's batch markers and its files, timed
   over the finished lake against the number of batches;
+- the tracked titles (what a refresh plans from), derived from the finished lake;
 - `status` and `verify` over the resulting lake.
 The emulator runs in its own process with no latency and no rate limit to speak of, so the
 engine, not the network, is what is measured. The machine is shared: sizes are flags.
@@ -78,6 +79,14 @@ plan = load_or_create_plan(request, open_store(settings), client, "bench-plannin
 print(len(plan.first_items))
 """
 
+TRACKED = """
+import sys
+from pathlib import Path
+from cinelake.store import LocalDirStore
+from cinelake.tmdb.tracked import tracked_titles
+print(len(tracked_titles(LocalDirStore(Path(sys.argv[1])))))
+"""
+
 RESUME_COST = """
 import json, sys, time
 from pathlib import Path
@@ -115,6 +124,8 @@ class Size:
     hops: list[Measured] = field(default_factory=list)
     hop_manifests: list[dict[str, Any]] = field(default_factory=list)
     resume: dict[str, dict[str, float]] = field(default_factory=dict)
+    tracked: Measured | None = None
+    tracked_titles: int = 0
     status: Measured | None = None
     verify: Measured | None = None
     verify_report: dict[str, Any] = field(default_factory=dict)
@@ -230,6 +241,11 @@ def run_size(label: str, n_titles: int, n_rows: int, hop_seconds: float, workdir
         _env("http://127.0.0.1:9"), workdir / f"{label}-resume.log", 0,
     )  # fmt: skip
     size.resume = _json_out(resume)
+    size.tracked = measure(
+        [sys.executable, "-c", TRACKED, str(lake)],
+        _env("http://127.0.0.1:9"), workdir / f"{label}-tracked.log", 0,
+    )  # fmt: skip
+    size.tracked_titles = int(size.tracked.log.read_text().split()[-1])
     size.status = measure(
         [*_cinelake(), "status", "--lake", str(lake), "-q"],
         _env("http://127.0.0.1:9"), workdir / f"{label}-status.log", 0,
@@ -302,6 +318,10 @@ def report(sizes: dict[str, Size], hop_seconds: float) -> list[str]:
         f"largest within +{MAX_RSS_GROWTH_MB:g} MiB of smallest",
     )
     row("resume: markers read + files listed (find)", [resume(s) for s in every], "linear")
+    row(
+        "tracked titles derived from the lake: wall, peak RSS (titles)",
+        [f"{_wall_rss(s.tracked)} ({s.tracked_titles:,})" for s in every],
+    )
     row("status wall", [f"{_wall(s.status):.1f} s" for s in every], f"≤ {MAX_STATUS_VERIFY_S:g} s")
     row(
         "verify wall (objects checked)",
