@@ -482,3 +482,30 @@ def test_refresh_since_after_the_run_date_is_refused_before_any_request(
     assert result.code == 2
     assert f"--since {LATER} is after the run date {RUN_DATE}" in result.err
     assert emulator.stats().total_requests == 0
+
+
+def test_movies_a_sealed_plan_found_with_find_are_not_asked_again_by_imdb_id(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgrading mid-day: a plan sealed by a cinelake that used /find for movies still counts."""
+    from cinelake.tmdb import planning
+
+    env = tmdb_env(emulator, local_lake)
+    landing = ["ingest-csv", *local_lake.argv(), "--date", str(RUN_DATE), "-q"]
+    assert cli([*landing, "--file", f"Movies={MOVIES_CSV}"], env).code == 0
+    real_id_items = planning.id_items
+
+    def as_before(*args: object) -> tuple[list[str], list[str], list[str]]:
+        finds, direct, skipped = real_id_items(*args)  # type: ignore[arg-type]
+        return [f.replace("imdb-movie:", "find-movie:") for f in finds], direct, skipped
+
+    monkeypatch.setattr(planning, "id_items", as_before)
+    assert ingest(local_lake, emulator, plan="from-csv").status == "succeeded"
+    monkeypatch.undo()
+    assert cli([*landing, "--file", f"Series={SERIES_CSV}"], env).code == 0
+    emulator.reset_stats()
+
+    second = ingest(local_lake, emulator, plan="from-csv")
+
+    assert second.counts["requested"] == len(expected_from_csv(movies=None).finds)
+    assert not [p for p in emulator.stats().paths if p.startswith("/3/movie/tt")]

@@ -144,7 +144,9 @@ def not_looked_up_yet(
             )
             continue
         for item in done:
-            finished.setdefault(item, plan_id)
+            # A movie looked up with /find by an earlier cinelake is the same lookup as one
+            # asked by IMDb id now: it must not land a second time for the date.
+            finished.setdefault(item.replace("find-movie:", "imdb-movie:", 1), plan_id)
     left_out = [item for item in finds if item in finished]
     if left_out:
         plans = sorted({finished[item] for item in left_out})
