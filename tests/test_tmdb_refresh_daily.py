@@ -44,8 +44,10 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
 )
 
 from cinelake.aws_lambda.handler import is_daily, request_from_event
+from cinelake.lake import layout
 from cinelake.testing.tmdb_emulator import TmdbEmulator
-from cinelake.tmdb.daily import run_daily
+from cinelake.tmdb.client import TmdbClient
+from cinelake.tmdb.daily import DailyResult, run_daily
 from cinelake.tmdb.engine import Deadline
 from cinelake.tmdb.plans import changes_windows
 from cinelake.tmdb.request import TmdbIngestRequest
@@ -369,6 +371,37 @@ def test_daily_skips_a_date_whose_csv_has_no_ids_with_a_note_and_goes_on(
     printed = json.loads(result.out)
     assert any(f"from-csv {RUN_DATE} skipped" in note for note in printed["notes"])
     assert [run["command"] for run in printed["runs"]] == ["ingest-tmdb --refresh"]
+
+
+def test_a_hop_out_of_time_while_the_refresh_is_planned_leaves_it_to_the_next_hop(
+    local_lake: Lake, emulator: TmdbEmulator
+) -> None:
+    ingest(local_lake, emulator, plan="ids", ids=(FIGHT_CLUB,))
+    request = TmdbIngestRequest(plan="refresh", run_date=LATER, since=LATER - timedelta(days=400))
+    ticks = itertools.count()
+    almost_over = Deadline(5, clock=lambda: float(next(ticks)))  # 3 looks past the margin
+
+    def hop(client: TmdbClient, deadline: Deadline | None) -> DailyResult:
+        try:
+            return run_daily(
+                request,
+                settings=local_lake.settings,
+                store=local_lake.store,
+                client=client,
+                deadline=deadline,
+            )
+        finally:
+            client.close()
+
+    first = hop(fast_client(emulator, rate=2.0), almost_over)  # a page waits for its token
+    planned = list(local_lake.store.list(layout.state_day_prefix(LATER)))
+    second = hop(fast_client(emulator), None)
+
+    assert first.work_remains
+    assert first.manifests == []
+    assert planned == [], "nothing was planned, so the next hop plans afresh"
+    assert not second.work_remains
+    assert second.status == "succeeded"
 
 
 def short_hop() -> Deadline:
