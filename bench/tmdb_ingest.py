@@ -20,8 +20,8 @@ Why it is built this way:
   without rate limit and latency, with `--rate 2000 --workers 32`.
 
 Titles are split 80/20 between a movies CSV (`tt9000001…`) and a series CSV (`tt8000001…`),
-2-4 rows per title as in the real files, so both the `/find` -> `/movie` and the `/find` ->
-`/tv` paths are measured.
+2-4 rows per title as in the real files, so both the movie path (`/movie/{imdb_id}`, `/find`
+only on a 404) and the `/find` -> `/tv` path are measured.
 
 Run: `python bench/tmdb_ingest.py [--titles 5000] [--big-titles 50000] [--rate 35] [--skip-big]`.
 Exit 0 whatever the figures (a benchmark, not a test); non-zero only if a tool crashed.

@@ -38,7 +38,7 @@ SERIES = ROOT / "data" / "sample" / "series.csv"
 MARKER = Path(".cinelake") / "made-by-demo"
 DEMO_BUCKET = "cinelake-demo"
 RATE = 40.0
-"""The emulator's limit is TMDB's ~40 requests/s: 200 titles = ~400 requests = ~10 s."""
+"""The emulator's limit is TMDB's ~40 requests/s: 200 titles = ~300 requests = ~8 s."""
 
 FIRST_LOOK = (
     "SELECT f.item AS imdb_id, any_value(m.tituloPincipal) AS title, count(*) AS csv_rows "

@@ -47,7 +47,7 @@ def assert_demo_passed(
     assert "cinelake: ingest-tmdb succeeded: 200 requested, 190 landed, 10 not found" in out
     assert "injected faults: " in out and "every one was retried" in out
     assert "Local CSV Movies" in out and "TMDB Errors" in out  # the status table
-    assert "cinelake: verify: intact: 9 objects" in out
+    assert "cinelake: verify: intact: 8 objects" in out
     assert "Where to look:" in out and "/Raw/_manifests/" in out
     assert "demo: all steps passed" in out
 

@@ -84,8 +84,8 @@ def test_from_csv_fetches_the_ids_of_the_csvs_landed_in_the_lake(
     assert manifest["counts"]["failed"] == 0
     assert_exactly_once(lake.store, expected.records, set(expected.unknown))
     stats = emulator.stats()
-    assert stats.by_endpoint["find"] == len(expected.finds)
-    assert stats.by_endpoint["movie"] + stats.by_endpoint["tv"] == len(expected.details)
+    assert stats.by_endpoint["find"] == expected.find_requests
+    assert stats.by_endpoint["movie"] + stats.by_endpoint["tv"] == expected.details_requests
 
 
 def test_from_csv_reads_local_movies_and_series_files(lake: Lake, emulator: TmdbEmulator) -> None:
@@ -102,7 +102,7 @@ def test_from_csv_with_only_a_movies_file_looks_up_movies_only(
     ingest_json(local_lake, emulator, "--movies", str(MOVIES_CSV))
     tally = landed(local_lake.store)
     assert tally.records
-    assert all(i.startswith(("find-movie:", "movie:")) for i in tally.records)
+    assert all(i.startswith(("imdb-movie:", "movie:")) for i in tally.records)
 
 
 def test_from_csv_without_landed_csvs_is_refused_before_any_request(
@@ -240,7 +240,7 @@ def test_a_csv_landed_later_the_same_day_adds_only_its_new_titles(
     assert second["counts"]["requested"] == len(expected.finds) - len(movies_only.finds)
     assert any("were already looked up for this date" in note for note in second["notes"])
     assert_exactly_once(local_lake.store, expected.records, set(expected.unknown))
-    assert emulator.stats().by_endpoint["find"] == len(expected.finds)
+    assert emulator.stats().by_endpoint["find"] == expected.find_requests
 
 
 def test_the_same_titles_with_another_append_list_are_fetched_again(
@@ -258,7 +258,7 @@ def test_a_lookup_that_failed_for_good_gets_another_chance_in_the_next_plan(
     local_lake: Lake, make_emulator: Callable[..., TmdbEmulator]
 ) -> None:
     first_find = expected_from_csv(series=None).finds[0].partition(":")[2]
-    emulator = make_emulator(scripted={f"/3/find/{first_find}": [422]})
+    emulator = make_emulator(scripted={f"/3/movie/{first_find}": [422]})
     land_csv(local_lake, emulator, "Movies", MOVIES_CSV)
     sealed = cli([*tmdb_argv(local_lake), "--json", "-q"], tmdb_env(emulator, local_lake))
     assert sealed.manifest()["counts"]["failed"] == 1
@@ -268,7 +268,7 @@ def test_a_lookup_that_failed_for_good_gets_another_chance_in_the_next_plan(
 
     new_titles = len(expected_from_csv().finds) - len(expected_from_csv(series=None).finds)
     assert second["counts"]["requested"] == new_titles + 1
-    assert f"find-movie:{first_find}" in landed(local_lake.store).records
+    assert movie_of(first_find) in landed(local_lake.store).records
 
 
 def test_a_series_id_tmdb_knows_as_a_movie_is_not_looked_up_again_from_the_movies_csv(
@@ -300,7 +300,7 @@ def test_id_values_that_are_not_imdb_ids_are_not_looked_up(
     manifest = ingest_json(local_lake, emulator, "--movies", str(movies))
 
     assert manifest["counts"]["requested"] == 1
-    assert emulator.stats().paths["/3/find/tt0137523"] == 1
+    assert emulator.stats().paths["/3/movie/tt0137523"] == 1
 
 
 def test_a_damaged_checkpoint_of_a_sealed_plan_does_not_stop_the_next_csv_plan(
@@ -324,7 +324,7 @@ def test_titles_of_an_unsealed_plan_are_asked_again_by_the_next_one_not_lost(
     """A plan with a retry pending is never resumed once the files changed: nothing is left out."""
     monkeypatch.setattr(client_module, "RetryPolicy", functools.partial(RetryPolicy, base_delay=0))
     first_find = expected_from_csv(series=None).finds[0].partition(":")[2]
-    emulator = make_emulator(scripted={f"/3/find/{first_find}": [500] * 6})
+    emulator = make_emulator(scripted={f"/3/movie/{first_find}": [500] * 6})
     land_csv(local_lake, emulator, "Movies", MOVIES_CSV)
     unsealed = cli([*tmdb_argv(local_lake), "--json", "-q"], tmdb_env(emulator, local_lake))
     assert unsealed.manifest()["counts"]["failed"] == 1
@@ -334,7 +334,7 @@ def test_titles_of_an_unsealed_plan_are_asked_again_by_the_next_one_not_lost(
 
     expected = expected_from_csv()
     assert second["counts"]["requested"] == len(expected.finds)
-    every_title = {*expected.details, f"find-movie:{first_find}"}
+    every_title = {*expected.details, movie_of(first_find)}
     assert landed(local_lake.store).records.keys() >= every_title
 
 
@@ -479,7 +479,8 @@ def test_every_record_is_the_emulators_body_byte_for_byte(
     tally = landed(local_lake.store)
     assert len(tally.bodies) == len(expected_from_csv().records)
     for item, record in tally.bodies.items():
-        assert record == emulator_body(emulator, item), item
+        asked = f"find:{item.partition(':')[2]}" if item.startswith("imdb-movie:") else item
+        assert record == emulator_body(emulator, asked), item
 
 
 def test_each_file_holds_one_structure_and_at_most_batch_size_records(
@@ -500,6 +501,8 @@ def test_each_file_holds_one_structure_and_at_most_batch_size_records(
         assert KEY_PATTERN.match(file.key), file.key
         assert 1 <= len(file.lines) <= 7
         if file.structure != "Errors":
+            # A movie asked by IMDb id lands its details, or the /find answer TMDB gave.
+            structure_of["imdb-movie"] = "Find" if file.structure == "Find" else "Movies"
             kinds = {structure_of[i.partition(":")[0]] for i in file.items}
             assert kinds == {file.structure}, file.key
 
@@ -826,3 +829,9 @@ def test_a_sealed_plan_still_reports_its_retry_rounds(
     assert (first.counts["retry_rounds"], sealing.counts["retry_rounds"]) == (0, 1)
     assert after.counts["retry_rounds"] == 1
     assert after.counts["http_requests"] == 0
+
+
+def movie_of(imdb_id: str) -> str:
+    title = Catalogue.sample().by_imdb_id("movie", imdb_id)
+    assert title is not None
+    return f"movie:{title.tmdb_id}"

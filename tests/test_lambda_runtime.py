@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +188,48 @@ def test_scheduled_event_lands_raw_files_and_manifest(
     day = datetime.now(UTC).date().strftime("%Y/%m/%d")
     assert outcome.kind == "response", logs
     assert outcome.body["status"] == "succeeded"
-    assert outcome.body["counts"]["requested"] == 200
+    assert outcome.body["plan"] == "daily"
+    assert [run["plan"] for run in outcome.body["runs"]] == ["from-csv", "refresh"]
+    assert outcome.body["runs"][0]["counts"]["requested"] == 200
     assert _keys(endpoint, bucket, f"Raw/TMDB/JSON/Movies/{day}/")
     assert _keys(endpoint, bucket, f"Raw/TMDB/JSON/Series/{day}/")
     assert outcome.body["manifest"] in _keys(endpoint, bucket, f"Raw/_manifests/{day}/")
     assert EmulatorConfig().api_key not in logs
+
+
+def test_the_schedule_succeeds_on_two_days_in_a_row_with_csvs_landed_only_on_the_first(
+    artifacts: dict[str, Artifact],
+    runtime_api: RuntimeApi,
+    raw_lake: tuple[S3Endpoint, str, str],
+    tmp_path: Path,
+) -> None:
+    endpoint, bucket, secret_arn = raw_lake
+    today = datetime.now(UTC).date()
+    task = unpack(artifacts["function.zip"].path, tmp_path / "task")
+    opt = unpack(artifacts["layer.zip"].path, tmp_path / "opt")
+    with TmdbEmulator(EmulatorConfig()) as emulator:
+        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url, runtime_api)
+        sandbox = start_runtime(task, opt, runtime_api.address, extra_env=env)
+        outcomes = [
+            runtime_api.invoke(
+                {
+                    "source": "aws.events",
+                    "detail-type": "Scheduled Event",
+                    "time": f"{day.isoformat()}T06:00:00Z",
+                }
+            )
+            for day in (today, today + timedelta(days=1))
+        ]
+        logs = sandbox.stop()
+
+    assert [o.kind for o in outcomes] == ["response", "response"], logs
+    assert [o.body["status"] for o in outcomes] == ["succeeded", "succeeded"]
+    assert [o.body["more"] for o in outcomes] == [False, False]
+    assert [r["plan"] for r in outcomes[0].body["runs"]] == ["from-csv", "refresh"]
+    second = outcomes[1].body["runs"]
+    assert [(r["plan"], r["date"]) for r in second] == [
+        ("refresh", (today + timedelta(days=1)).isoformat())
+    ]
 
 
 def test_the_state_machine_drives_short_hops_of_the_real_handler_to_the_end(

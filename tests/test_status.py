@@ -333,7 +333,7 @@ def test_text_table_is_aligned(disk_lake: Lake) -> None:
     for row in rows:
         assert row[run_column : run_column + 8].strip()[:8].isdigit()
         assert row[status_column:].startswith("succeeded")
-    assert summary.startswith("cinelake: status: 6 partitions over 1 day(s), 9 objects")
+    assert summary.startswith("cinelake: status: 6 partitions over 1 day(s), 8 objects")
 
 
 def test_an_unreadable_manifest_is_named_and_skipped(disk_lake: Lake) -> None:

@@ -147,12 +147,12 @@ def test_an_intact_lake_passes_with_and_without_deep(lake: Lake) -> None:
     deep = lake.cli("verify", "--deep", "--json")
 
     assert quick.code == 0, quick.out
-    assert quick.out.startswith("cinelake: verify: intact: 9 objects")
+    assert quick.out.startswith("cinelake: verify: intact: 8 objects")
     assert "size only" not in quick.out
     assert deep.code == 0, deep.out
     report = deep.json()
     assert report["intact"] is True
-    assert report["checked"] == report["rehashed"] == report["scanned"] == 9
+    assert report["checked"] == report["rehashed"] == report["scanned"] == 8
     assert report["findings"] == []
 
 

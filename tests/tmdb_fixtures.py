@@ -304,7 +304,8 @@ def landed(store: Store, day: date = RUN_DATE) -> Landed:
     for file in tmdb_files(store, day):
         lines = file.lines
         assert len(lines) == len(file.items), f"{file.key}: metadata and records disagree"
-        for item, line in zip(file.items, lines, strict=True):
+        for listed, line in zip(file.items, lines, strict=True):
+            item = listed
             if file.structure == "Errors":
                 error = json.loads(line)
                 assert error["item"] == item
@@ -312,9 +313,14 @@ def landed(store: Store, day: date = RUN_DATE) -> Landed:
                 result.error_lines[error["item"]] = error
                 continue
             if file.structure in {"Movies", "Series"}:
+                # Details count by the title they hold, however they were asked for (a movie
+                # asked by its IMDb id is listed under that item).
                 kind = "movie" if file.structure == "Movies" else "tv"
                 by_id = f"{kind}:{json.loads(line)['id']}"
-                assert by_id == item, f"{file.key}: record {by_id} listed as {item}"
+                assert by_id == item or item.startswith("imdb-movie:tt"), (
+                    f"{file.key}: record {by_id} listed as {item}"
+                )
+                item = by_id
             result.records[item] += 1
             result.bodies[item] = line
     return result
@@ -344,13 +350,29 @@ def csv_ids(path: Path) -> list[str]:
 @dataclass(frozen=True)
 class Expected:
     finds: list[str]
+    """Every lookup, in plan order: movies by IMDb id, series by `/find`."""
     details: list[str]
     unknown: list[str]
 
     @property
     def records(self) -> set[str]:
-        """Every find answer is kept (even an empty one), plus one details record per title."""
-        return {*self.finds, *self.details}
+        """Every `/find` answer is kept (even an empty one), plus one details record per title.
+
+        A movie TMDB knows by its IMDb id has no `/find` answer: its details came at once.
+        """
+        found_at_once = {f for f in self.finds if f.startswith("imdb-movie:")} - set(self.unknown)
+        return {*(set(self.finds) - found_at_once), *self.details}
+
+    @property
+    def find_requests(self) -> int:
+        """Series lookups, and the movies TMDB did not know by IMDb id (the /find fallback)."""
+        return sum(1 for f in self.finds if f.startswith("find") or f in self.unknown)
+
+    @property
+    def details_requests(self) -> int:
+        """One a title, plus the 404 of each movie TMDB did not know by IMDb id."""
+        unknown_movies = sum(1 for f in self.unknown if f.startswith("imdb-movie:"))
+        return len(self.details) + unknown_movies
 
 
 def expected_from_csv(
@@ -368,7 +390,7 @@ def expected_from_csv(
             if imdb in seen:
                 continue
             seen.add(imdb)
-            item = f"find-{kind}:{imdb}"
+            item = f"imdb-movie:{imdb}" if kind == "movie" else f"find-tv:{imdb}"
             finds.append(item)
             title = catalogue.by_imdb_id(kind, imdb)  # type: ignore[arg-type]
             if title is None:

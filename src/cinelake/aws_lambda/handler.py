@@ -7,15 +7,16 @@ reports work left. Settings and the TMDB credential are read once per container.
 The hop contract, which the state machine relies on:
 
 - **event**: a plain event (`{"plan": "ids", "ids": [...]}`, `{"plan": "from-csv", "date":
-  "YYYY-MM-DD"}`, ...; an empty or scheduled event runs the default plan), or the state
-  machine's envelope `{"input": <execution input>, "hop": n, "started": <execution start>}`.
+  "YYYY-MM-DD"}`, ...; an empty or scheduled event, or `{"plan": "daily"}`, runs the daily
+  job of `ingest-tmdb --daily`), or the state machine's envelope
+  `{"input": <execution input>, "hop": n, "started": <execution start>}`.
   Without a `date`, a hop runs for the UTC date its execution started, so every hop of one
   execution continues the same plan, even across midnight.
 - **result**: `{"status", "more", "hop", "plan", "date", "run_id", "counts", "manifest",
-  "files"}`. `status` is the manifest's (`succeeded`, `partial`, `failed`) or `busy`. `more` is
-  true only when the hop stopped at its deadline with work left: invoke again with the same
-  event. `busy` (with `holder`, `started_at`, `lease`; `more` false) means another run holds
-  the lake's lease and this hop made no TMDB request.
+  "files"}`; the daily job adds `runs` and `notes`. `status` is the manifest's (`succeeded`,
+  `partial`, `failed`) or `busy`. `more` is true only when the hop stopped at its deadline with
+  work left: invoke again with the same event. `busy` (with `holder`, `started_at`, `lease`;
+  `more` false) means another run holds the lake's lease and this hop made no TMDB request.
 - **errors**: raised; the state machine retries or reports them (see the template).
 """
 
@@ -27,7 +28,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cinelake.errors import CinelakeError, ConfigError, InputError, LeaseBusy, TmdbAuthError
 from cinelake.logs import SecretFilter, configure_logging
@@ -35,6 +36,9 @@ from cinelake.settings import Settings, load_settings
 from cinelake.tmdb.engine import Deadline
 from cinelake.tmdb.plans import DEFAULT_APPEND
 from cinelake.tmdb.request import PLANS, PlanName, TmdbIngestRequest
+
+if TYPE_CHECKING:
+    from cinelake.store.base import Store
 
 log = logging.getLogger("cinelake.lambda")
 
@@ -57,6 +61,7 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
     hop = 0
     try:
         hop, started, inner = unwrap(event)
+        daily = is_daily(inner)
         request = request_from_event(inner, started or datetime.now(UTC).date())
         remaining = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
         if remaining <= 0:
@@ -65,21 +70,15 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
                 "set Timeout to 900 s"
             )
         from cinelake.store import open_store
-        from cinelake.tmdb.service import run_tmdb_ingest
 
-        manifest = run_tmdb_ingest(
-            request,
-            settings=settings,
-            store=open_store(settings),
-            deadline=Deadline(remaining),
-        )
+        summary = _run(request, daily, settings, open_store(settings), Deadline(remaining))
     except LeaseBusy as busy:
         log.warning(str(busy), extra={"event": "lambda.busy", "hop": hop})
         return {
             "status": "busy",
             "more": False,
             "hop": hop,
-            "plan": request.plan,
+            "plan": "daily" if daily else request.plan,
             "date": request.run_date.isoformat(),
             "holder": busy.holder,
             "started_at": busy.started_at,
@@ -90,26 +89,17 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext) -> dict[str
             _container.clear()  # the secret may have been rotated: read it again next time
         log.error(scrubber.scrub(str(exc)), extra={"event": "lambda.failed", "hop": hop})
         raise
-    more = bool(manifest.counts.get("stopped_early"))
+    summary["hop"] = hop
     log.info(
-        "ingest-tmdb %s: %s landed, %s failed%s",
-        manifest.status,
-        manifest.counts.get("landed", 0),
-        manifest.counts.get("failed", 0),
-        "; more work left for the next hop" if more else "",
-        extra={"event": "lambda.finished", "run_id": manifest.run_id, "hop": hop},
+        "ingest-tmdb %s %s: %s landed, %s failed%s",
+        summary["plan"],
+        summary["status"],
+        summary["counts"].get("landed", 0),
+        summary["counts"].get("failed", 0),
+        "; more work left for the next hop" if summary["more"] else "",
+        extra={"event": "lambda.finished", "run_id": summary["run_id"], "hop": hop},
     )
-    return {
-        "status": manifest.status,
-        "more": more,
-        "hop": hop,
-        "plan": request.plan,
-        "date": request.run_date.isoformat(),
-        "run_id": manifest.run_id,
-        "counts": manifest.counts,
-        "manifest": manifest.key,
-        "files": len(manifest.objects),
-    }
+    return summary
 
 
 def unwrap(event: Mapping[str, Any] | None) -> tuple[int, date | None, dict[str, Any]]:
@@ -130,13 +120,78 @@ def unwrap(event: Mapping[str, Any] | None) -> tuple[int, date | None, dict[str,
     return _int(event.get("hop", 0), "hop"), day, dict(inner)
 
 
+def _run(
+    request: TmdbIngestRequest, daily: bool, settings: Settings, store: Store, deadline: Deadline
+) -> dict[str, Any]:
+    """One hop's work and its summary; the state machine invokes again while `more` is true,
+    and each hop resumes from the lake."""
+    from cinelake.tmdb.daily import run_daily
+    from cinelake.tmdb.service import run_tmdb_ingest
+
+    if daily:
+        result = run_daily(request, settings=settings, store=store, deadline=deadline)
+        counts: dict[str, int] = {}
+        for run in result.manifests:
+            for name in ("requested", "landed", "not_found", "failed"):
+                counts[name] = counts.get(name, 0) + int(run.counts.get(name, 0))
+        last = result.manifests[-1] if result.manifests else None
+        return {
+            "run_id": last.run_id if last else None,
+            "status": result.status,
+            "date": request.run_date.isoformat(),
+            "plan": "daily",
+            "counts": counts,
+            "manifest": last.key if last else None,
+            "files": sum(len(run.objects) for run in result.manifests),
+            "runs": [
+                {
+                    "plan": run.options.get("plan"),
+                    "date": run.partition_date.isoformat(),
+                    "status": run.status,
+                    "manifest": run.key,
+                    "counts": run.counts,
+                }
+                for run in result.manifests
+            ],
+            "notes": result.notes,
+            "more": result.work_remains,
+        }
+    manifest = run_tmdb_ingest(request, settings=settings, store=store, deadline=deadline)
+    return {
+        "run_id": manifest.run_id,
+        "status": manifest.status,
+        "date": request.run_date.isoformat(),
+        "plan": request.plan,
+        "counts": manifest.counts,
+        "manifest": manifest.key,
+        "files": len(manifest.objects),
+        "more": bool(manifest.counts.get("stopped_early")),
+    }
+
+
+def is_daily(event: Mapping[str, Any]) -> bool:
+    """An empty event, a scheduled one, or `{"plan": "daily"}` runs the daily job."""
+    return _is_scheduled(event) or str(event.get("plan", "daily")) == "daily"
+
+
+def _is_scheduled(event: Mapping[str, Any]) -> bool:
+    return event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event"
+
+
 def request_from_event(event: Mapping[str, Any], today: date) -> TmdbIngestRequest:
-    """Event fields use the CLI's names; an empty or scheduled event is the default plan."""
-    if event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event":
-        event = {}
-    plan = str(event.get("plan", "from-csv"))
+    """Event fields use the CLI's names; an empty or scheduled event is the daily job.
+
+    A scheduled event's run date is the day of its `time` (when EventBridge fired it), so a
+    delivery retried after midnight still works for the day it was meant for.
+    """
+    if _is_scheduled(event):
+        fired = str(event.get("time") or "")[:10]
+        event = {"date": fired} if fired else {}
+    plan = str(event.get("plan", "daily"))
+    if plan == "daily":
+        plan = "refresh"
     if plan not in PLANS:
-        raise InputError(f"event plan {plan!r}: use one of {', '.join(PLANS)}")
+        raise InputError(f"event plan {plan!r}: use daily or one of {', '.join(PLANS)}")
     plan_name: PlanName = plan
     try:
         return TmdbIngestRequest(

@@ -37,6 +37,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     plans.add_argument(
         "--changes", choices=("movie", "tv"), help="ids changed since --since, then their details"
     )
+    plans.add_argument(
+        "--refresh",
+        action="store_true",
+        help="details of the titles the lake holds that changed on TMDB since the last refresh",
+    )
+    plans.add_argument(
+        "--daily",
+        action="store_true",
+        help="from-csv for every date still waiting, then --refresh (what a schedule runs)",
+    )
     cmd.add_argument("--movies", type=Path, help="read movie ids from this local CSV instead")
     cmd.add_argument("--series", type=Path, help="read series ids from this local CSV instead")
     cmd.add_argument(
@@ -49,7 +59,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     cmd.add_argument(
         "--max-pages", type=int, help="at most this many /discover pages (1-500; default all)"
     )
-    cmd.add_argument("--since", type=parse_date, help="--changes start date YYYY-MM-DD")
+    cmd.add_argument(
+        "--since",
+        type=parse_date,
+        help="--changes start date; for --refresh/--daily, where a first refresh starts",
+    )
     cmd.add_argument(
         "--date", type=parse_date, help="partition date YYYY-MM-DD (default: today, UTC)"
     )
@@ -93,10 +107,12 @@ def build_request(args: argparse.Namespace, today: Any) -> Any:
         plan = "discover"
     elif args.changes:
         plan = "changes"
+    elif args.refresh or args.daily:
+        plan = "refresh"
     misplaced = [
         flag
         for flag, given, plans in (
-            ("--since", args.since is not None, {"changes"}),
+            ("--since", args.since is not None, {"changes", "refresh"}),
             ("--param", bool(args.param), {"discover"}),
             ("--max-pages", args.max_pages is not None, {"discover"}),
             ("--movies", args.movies is not None, {"from-csv"}),
@@ -107,7 +123,7 @@ def build_request(args: argparse.Namespace, today: Any) -> Any:
     if misplaced:
         raise InputError(
             f"{misplaced[0]} does not apply to the {plan} plan; drop it or choose the plan it "
-            "belongs to (--since: --changes; --param/--max-pages: --discover; "
+            "belongs to (--since: --changes, --refresh, --daily; --param/--max-pages: --discover; "
             "--movies/--series: --from-csv)"
         )
     if args.workers < 1:
@@ -151,6 +167,8 @@ def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
             return factory(label, total, "items")
 
     try:
+        if args.daily:
+            return _run_daily(args, request, settings, store, item_bars)
         manifest = run_tmdb_ingest(request, settings=settings, store=store, progress=item_bars)
     except LeaseBusy as busy:
         if args.json:
@@ -166,6 +184,35 @@ def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
         return busy.exit_code
     if args.json:
         print_json(manifest.to_dict())
+    _summarise(args, manifest, store.url)
+    return 0 if manifest.status == "succeeded" else 1
+
+
+def _run_daily(
+    args: argparse.Namespace,
+    request: Any,
+    settings: Settings,
+    store: Any,
+    item_bars: Callable[[str, int], Callable[[int], None]] | None,
+) -> int:
+    from cinelake.tmdb.daily import run_daily
+
+    result = run_daily(request, settings=settings, store=store, progress=item_bars)
+    if args.json:
+        print_json(result.to_dict())
+    for manifest in result.manifests:
+        _summarise(args, manifest, store.url)
+    for note in result.notes:
+        summary(args, f"ingest-tmdb --daily: {note}")
+    summary(
+        args,
+        f"ingest-tmdb --daily {result.status}: {len(result.manifests)} runs"
+        + ("; work remains: run the same command to go on" if result.work_remains else ""),
+    )
+    return 0 if result.status == "succeeded" else 1
+
+
+def _summarise(args: argparse.Namespace, manifest: Any, lake_url: str) -> None:
     counts = manifest.counts
     errors = manifest.options.get("errors_files") or []
     summary(
@@ -174,9 +221,8 @@ def run_ingest_tmdb(args: argparse.Namespace, settings: Settings) -> int:
         f"{counts.get('landed', 0)} landed, {counts.get('not_found', 0)} not found, "
         f"{counts.get('failed', 0)} failed, {len(manifest.objects)} files"
         + (f" ({len(errors)} errors files)" if errors else "")
-        + f"; {counts.get('http_requests', 0)} requests; manifest {manifest.key} in {store.url}"
+        + f"; {counts.get('http_requests', 0)} requests; manifest {manifest.key} in {lake_url}"
         + (
             "; stopped early: run the same command to resume" if counts.get("stopped_early") else ""
         ),
     )
-    return 0 if manifest.status == "succeeded" else 1

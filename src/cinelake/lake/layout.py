@@ -67,6 +67,15 @@ def state_prefix(day: date, plan_id: str) -> str:
     return f"{state_day_prefix(day)}{plan_id}/"
 
 
+REFRESHED_PREFIX = f"{STATE}/tmdb-refreshed/"
+"""One small record per sealed `refresh` plan, named by its run date: where the next window
+starts is read from one short listing instead of every day's checkpoints."""
+
+
+def refreshed_key(day: date) -> str:
+    return f"{REFRESHED_PREFIX}{day.isoformat()}.json"
+
+
 def is_control_key(key: str) -> bool:
     """Manifests, checkpoints and indexes describe data; they are not data themselves."""
     return key.startswith((f"{MANIFESTS}/", f"{STATE}/", f"{INDEX}/"))

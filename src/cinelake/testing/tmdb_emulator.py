@@ -607,9 +607,21 @@ class TmdbEmulator:
             return self._discover(cast(Kind, rest[0]), query)
         if head in ("movie", "tv") and rest == ["changes"]:
             return self._changes(cast(Kind, head), query)
-        if head in ("movie", "tv") and len(rest) in (1, 2, 3) and rest[0].isdigit():
-            return self._title(cast(Kind, head), int(rest[0]), rest[1:], query)
+        if head in ("movie", "tv") and len(rest) in (1, 2, 3):
+            return self._title_by_any_id(cast(Kind, head), rest, query)
         return _error(404)
+
+    def _title_by_any_id(self, kind: Kind, rest: list[str], query: dict[str, str]) -> _Reply:
+        """`/movie/550`, and `/movie/tt0137523`: observed on TMDB, not in its API reference.
+
+        A movie answers by its IMDb id as by its TMDB id; `/tv/tt…` answers 404 there, as here.
+        """
+        if rest[0].isdigit():
+            return self._title(kind, int(rest[0]), rest[1:], query)
+        movie = self.catalogue.by_imdb_id("movie", rest[0]) if kind == "movie" else None
+        if movie is None:
+            return _error(404)
+        return self._title("movie", movie.tmdb_id, rest[1:], query)
 
     def _title(self, kind: Kind, tmdb_id: int, sub: list[str], query: dict[str, str]) -> _Reply:
         title = self.catalogue.by_tmdb_id(kind, tmdb_id)

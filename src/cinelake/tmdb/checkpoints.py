@@ -19,16 +19,27 @@ __all__ = [  # the item list's codec moved to the lake layer, which indexes reco
     "MAX_FILE_BYTES",
     "META_ITEMS",
     "META_PLAN",
+    "META_TITLES",
     "decode_items",
     "encode_items",
     "manifest_object",
     "marker_entry",
     "parse_checkpoint",
     "split_records",
+    "titles_of_records",
 ]
 
 META_PLAN = "cinelake-plan"
+META_TITLES = "cinelake-titles"
+"""On a details file holding movies asked by IMDb id: the TMDB ids of its records, in order."""
 MAX_FILE_BYTES = 10 * 1000 * 1000
+
+
+def titles_of_records(outcomes: Sequence[Outcome], kind: str) -> list[str] | None:
+    """`movie:550` for each record, when some item does not name its TMDB id itself."""
+    if all(o.item.partition(":")[0] == kind for o in outcomes):
+        return None
+    return [f"{kind}:{int(json.loads(o.record or b'{}')['id'])}" for o in outcomes]
 
 
 def split_records(outcomes: Sequence[Outcome], max_records: int) -> Iterable[list[Outcome]]:
@@ -85,6 +96,9 @@ def marker_entry(outcome: Outcome) -> dict[str, Any]:
     entry: dict[str, Any] = {"state": outcome.state, "children": outcome.children}
     if outcome.find_counts:
         entry["find"] = list(outcome.find_counts)
+    landed_details = outcome.state == "landed" and outcome.structure == "Movies"
+    if landed_details and outcome.item.startswith("imdb-movie:"):
+        entry["details"] = True  # a lookup that landed the details itself
     if outcome.state == "failed" and not outcome.worth_asking_again:
         entry["retry"] = False
     return entry

@@ -26,19 +26,22 @@ from cinelake.lake import layout
 from cinelake.lake.manifest import ManifestObject
 from cinelake.lake.record_index import write_index
 from cinelake.store.base import META_RUN_ID, Store
+from cinelake.tmdb import by_imdb
 from cinelake.tmdb.checkpoints import (
     META_ITEMS,
     META_PLAN,
+    META_TITLES,
     decode_items,
     encode_items,
     manifest_object,
     marker_entry,
     parse_checkpoint,
     split_records,
+    titles_of_records,
 )
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
 from cinelake.tmdb.find_hits import FindTally
-from cinelake.tmdb.outcomes import Outcome, State, classify, from_body
+from cinelake.tmdb.outcomes import Outcome, State, classify
 from cinelake.tmdb.plans import batches, request_of
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,8 @@ class PhaseResult:
     complete: bool = True
     compacted: int = 0
     find: FindTally = field(default_factory=FindTally)
+    details_landed: int = 0
+    """Lookups that landed a title's details themselves (a movie asked by IMDb id)."""
 
 
 @dataclass
@@ -116,6 +121,7 @@ class _BatchSummary:
     failed: list[str]
     compacted: int
     find: FindTally
+    details_landed: int
 
     @classmethod
     def of(cls, marker: dict[str, Any], current_run: str) -> _BatchSummary:
@@ -136,6 +142,7 @@ class _BatchSummary:
             ],
             compacted=int(marker.get("compacted", 0)),
             find=find,
+            details_landed=sum(1 for entry in entries if entry.get("details")),
         )
 
 
@@ -199,6 +206,7 @@ class PhaseRunner:
             if summary.files:
                 result.marker_files.setdefault(summary.run_id, []).extend(summary.files)
             result.compacted += summary.compacted
+            result.details_landed += summary.details_landed
             result.state_counts.update(summary.state_counts)
             result.items += sum(summary.state_counts.values())
             result.children.extend(summary.children)
@@ -218,17 +226,24 @@ class PhaseRunner:
         if self.ctx.should_stop():
             return Outcome(item, "interrupted")
         answer = self.prefetched.pop(item, None)
-        if answer is None:
-            path, params = request_of(item, self.ctx.append, self.ctx.discover_params)
-            try:
+        try:
+            if answer is None:
+                path, params = request_of(item, self.ctx.append, self.ctx.discover_params)
                 answer = self.ctx.client.get(path, params)
-            except TmdbAuthError as refused:
-                # Stopping here, not raising, keeps every answer already in hand: the batches
-                # land (or wait for the next run) as at a deadline, and the counts stay whole.
-                self.ctx.refusal = self.ctx.refusal or refused
-                self.ctx.stop_event.set()
-                return Outcome(item, "interrupted")
-        outcome = classify(item, answer)
+            if by_imdb.needs_find(item, answer):
+                lookup = by_imdb.find_item(item)
+                found = self.prefetched.pop(lookup, None)
+                if found is None:
+                    found = self.ctx.client.get(*request_of(lookup, (), {}))
+                outcome = by_imdb.after_find(item, found)
+            else:
+                outcome = classify(item, answer)
+        except TmdbAuthError as refused:
+            # Stopping here, not raising, keeps every answer already in hand: the batches
+            # land (or wait for the next run) as at a deadline, and the counts stay whole.
+            self.ctx.refusal = self.ctx.refusal or refused
+            self.ctx.stop_event.set()
+            return Outcome(item, "interrupted")
         if self._advance and outcome.state != "interrupted":
             self._advance(1)
         return outcome
@@ -332,6 +347,10 @@ class PhaseRunner:
             META_PLAN: self.ctx.plan_id,
             META_ITEMS: encode_items([o.item for o in outcomes]),
         }
+        kind = {"Movies": "movie", "Series": "tv"}.get(structure)
+        titles = titles_of_records(outcomes, kind) if kind else None
+        if titles is not None:
+            metadata[META_TITLES] = encode_items(titles)
         try:
             landed = self.ctx.store.put_bytes(key, data, metadata)
         except StoreError as exc:
@@ -355,12 +374,16 @@ class PhaseRunner:
 
     # Recovery -----------------------------------------------------------------------------
     def _load_markers(self) -> dict[int, _BatchSummary]:
+        """Every committed batch, summarised; read 64 at a time so that the markers of a large
+        backfill (thousands) are never all in memory at once, only their summaries."""
         keys = [o.key for o in self.ctx.store.list(f"{self.state_dir}batches/")]
         markers: dict[int, _BatchSummary] = {}
         with ThreadPoolExecutor(8) as pool:
-            for key, raw in zip(keys, pool.map(self.ctx.store.get_bytes, keys), strict=True):
-                marker = parse_checkpoint(key, raw)
-                markers[int(marker["batch"])] = _BatchSummary.of(marker, self.ctx.run_id)
+            for start in range(0, len(keys), 64):
+                chunk = keys[start : start + 64]
+                for key, raw in zip(chunk, pool.map(self.ctx.store.get_bytes, chunk), strict=True):
+                    marker = parse_checkpoint(key, raw)
+                    markers[int(marker["batch"])] = _BatchSummary.of(marker, self.ctx.run_id)
         return markers
 
     def _list_orphans(self, markers: dict[int, _BatchSummary]) -> dict[int, list[tuple[str, str]]]:
@@ -403,7 +426,7 @@ class PhaseRunner:
                         recovered[error["item"]] = Outcome(error["item"], state, error=error)
             else:
                 for item, line in zip(items, lines, strict=True):
-                    recovered[item] = from_body(item, line, attempts=None)
+                    recovered[item] = by_imdb.outcome_of_record(item, structure, line)
             entry = {
                 "key": info_key,
                 "structure": structure,

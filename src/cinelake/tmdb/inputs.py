@@ -88,7 +88,9 @@ def id_items(request: TmdbIngestRequest, store: Store) -> tuple[list[str], list[
         return first, direct, []
     finds: list[str] = []
     skipped: list[str] = []
-    for dataset, kind in (("Movies", "find-movie"), ("Series", "find-tv")):
+    # Movies are asked by IMDb id directly (one request, `/find` only on a 404); series need
+    # `/find`, since TMDB has no such shortcut for them.
+    for dataset, kind in (("Movies", "imdb-movie"), ("Series", "find-tv")):
         path = request.movies_path if dataset == "Movies" else request.series_path
         if path is not None:
             finds.extend(f"{kind}:{i}" for i in csv_ids_from_file(path))

@@ -26,6 +26,9 @@ STRUCTURE_OF_KIND = {
     "discover-tv": "Discover",
     "changes-movie": "Changes",
     "changes-tv": "Changes",
+    "refresh-movie": "Changes",
+    "refresh-tv": "Changes",
+    "imdb-movie": "Movies",
 }
 
 
@@ -39,10 +42,12 @@ class Outcome:
     error: dict[str, Any] | None = None
     find_counts: tuple[str, ...] = ()
     """What a `/find` answer showed that the manifest counts (see `find_hits.FIND_COUNTS`)."""
+    landed_as: str | None = None
+    """Where the record goes when not where its kind says (an IMDb-id movie found by /find)."""
 
     @property
     def structure(self) -> str:
-        return STRUCTURE_OF_KIND[self.item.partition(":")[0]]
+        return self.landed_as or STRUCTURE_OF_KIND[self.item.partition(":")[0]]
 
     @property
     def worth_asking_again(self) -> bool:

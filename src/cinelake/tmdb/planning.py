@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cinelake.errors import (
@@ -20,6 +20,7 @@ from cinelake.errors import (
 )
 from cinelake.lake import layout
 from cinelake.store.base import META_RUN_ID, Store
+from cinelake.tmdb import by_imdb
 from cinelake.tmdb.checkpoints import parse_checkpoint
 from cinelake.tmdb.client import TmdbAnswer, TmdbClient
 from cinelake.tmdb.inputs import id_items, ids_identity_0_1_0, input_identity, not_looked_up_yet
@@ -29,6 +30,7 @@ from cinelake.tmdb.plans import (
     changes_windows,
     request_of,
 )
+from cinelake.tmdb.refresh import refresh_identity, refresh_items
 from cinelake.tmdb.request import TmdbIngestRequest, options
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     """What was left out when the plan was made, and why: every manifest of the plan says it."""
     prefetched: dict[str, TmdbAnswer] = field(default_factory=dict)
+    facts: dict[str, int] = field(default_factory=dict)
+    """Counts fixed when the plan was made (a refresh's `tracked` and `changed`)."""
 
     @classmethod
     def saved(cls, spec: PlanSpec, body: dict[str, Any]) -> Plan:
@@ -52,25 +56,42 @@ class Plan:
             body["first_items"],
             body["direct_details"],
             body.get("notes", []),
+            facts=body.get("facts", {}),
         )
+
+
+def spec_of(request: TmdbIngestRequest, inputs: dict[str, Any]) -> PlanSpec:
+    return PlanSpec(
+        plan=request.plan,
+        run_date=request.run_date,
+        append=request.append,
+        batch_size=request.batch_size,
+        inputs=inputs,
+    )
+
+
+def _identities(request: TmdbIngestRequest, store: Store) -> list[dict[str, Any]]:
+    """What names the plan, newest spelling first (earlier ones are resumed, not redone)."""
+    if request.plan == "refresh":
+        return [refresh_identity(request, store)]
+    if request.plan == "ids":
+        return [input_identity(request, store), ids_identity_0_1_0(request)]
+    return [input_identity(request, store)]
+
+
+def is_sealed(request: TmdbIngestRequest, store: Store) -> bool:
+    """Whether the plan this request names exists and is complete: asks TMDB nothing."""
+    spec = spec_of(request, input_identity(request, store))
+    return (
+        store.head(f"{layout.state_prefix(request.run_date, spec.plan_id())}complete.json")
+        is not None
+    )
 
 
 def load_or_create_plan(
     request: TmdbIngestRequest, store: Store, client: TmdbClient, run_id: str
 ) -> Plan:
-    identities = [input_identity(request, store)]
-    if request.plan == "ids":
-        identities.append(ids_identity_0_1_0(request))
-    specs = [
-        PlanSpec(
-            plan=request.plan,
-            run_date=request.run_date,
-            append=request.append,
-            batch_size=request.batch_size,
-            inputs=inputs,
-        )
-        for inputs in identities
-    ]
+    specs = [spec_of(request, inputs) for inputs in _identities(request, store)]
     for spec in specs:
         plan_key = f"{layout.state_prefix(request.run_date, spec.plan_id())}plan.json"
         if store.head(plan_key) is not None:
@@ -94,6 +115,12 @@ def load_or_create_plan(
             _ask_first_item(request, client, (first or direct)[0], plan.prefetched)
     elif request.plan == "discover":
         plan.first_items = _discover_items(request, client, plan.prefetched)
+    elif request.plan == "refresh":
+        since = spec.inputs["since"]
+        plan.first_items, plan.direct_details, plan.facts, notes = refresh_items(
+            request, store, client, date.fromisoformat(since) if since else None, plan.prefetched
+        )
+        plan.notes.extend(notes)
     else:
         plan.first_items = _changes_items(request, client, plan.prefetched)
     body = {
@@ -105,6 +132,7 @@ def load_or_create_plan(
         "first_items": plan.first_items,
         "direct_details": plan.direct_details,
         "notes": plan.notes,
+        "facts": plan.facts,
     }
     try:
         store.put_bytes(plan_key, json.dumps(body, sort_keys=True).encode(), {META_RUN_ID: run_id})
@@ -136,6 +164,11 @@ def _ask_first_item(
             f"cannot reach TMDB at {client.base_url}: no connection could be opened{why}; "
             "nothing was planned or written, check TMDB_BASE_URL and the network"
         )
+    if by_imdb.needs_find(item, answer):
+        # A movie TMDB does not know by IMDb id: its /find answer says whether the URL is right.
+        prefetched[item] = answer
+        item = by_imdb.find_item(item)
+        answer = client.get(*request_of(item, (), {}))
     if item.startswith("find") and answer.status == 404:
         raise UsageError(
             f"TMDB_BASE_URL {client.base_url}: /find answered 404, which TMDB never does at "

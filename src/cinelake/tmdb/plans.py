@@ -2,7 +2,9 @@
 
 An item is a short string that names one request: `movie:550`, `tv:1399`, `find-movie:tt0111161`
 (an IMDb id known to be a movie), `find:tt0111161` (kind unknown), `discover-movie:3` (a page),
-`changes-movie:2025-05-01:2025-05-14:2` (a page of a changes window). The order is fixed by
+`changes-movie:2025-05-01:2025-05-14:2` (a page of a changes window), `refresh-movie:...` (the
+same page asked by a refresh, which follows only the tracked ids in it), `imdb-movie:tt0111161`
+(a movie's details asked by its IMDb id, `/find` if TMDB answers 404). The order is fixed by
 the inputs, so a resumed run rebuilds exactly the same batches.
 """
 
@@ -146,10 +148,13 @@ def request_of(
         return f"/find/{ref}", {"external_source": "imdb_id"}
     if kind.startswith("discover-"):
         return f"/discover/{kind.removeprefix('discover-')}", {**discover_params, "page": ref}
-    if kind.startswith("changes-"):
+    if kind == "imdb-movie":
+        params = {"append_to_response": ",".join(append)} if append else {}
+        return f"/movie/{ref}", params
+    if kind.startswith(("changes-", "refresh-")):
         start, end, page = ref.split(":")
         return (
-            f"/{kind.removeprefix('changes-')}/changes",
+            f"/{kind.partition('-')[2]}/changes",
             {"start_date": start, "end_date": end, "page": page},
         )
     raise ValueError(f"unknown item {item!r}")

@@ -22,8 +22,8 @@ from cinelake.tmdb.plans import (
     check_batch_size,
 )
 
-PlanName = Literal["from-csv", "ids", "discover", "changes"]
-PLANS: tuple[PlanName, ...] = ("from-csv", "ids", "discover", "changes")
+PlanName = Literal["from-csv", "ids", "discover", "changes", "refresh"]
+PLANS: tuple[PlanName, ...] = ("from-csv", "ids", "discover", "changes", "refresh")
 
 
 MAX_RATE = 10_000.0
@@ -70,6 +70,8 @@ class TmdbIngestRequest:
                 )
         if self.plan in {"discover", "changes"} and self.kind not in {"movie", "tv"}:
             raise InputError(f"--{self.plan} needs movie or tv")
+        if self.plan == "refresh" and self.since is not None and self.since > self.run_date:
+            raise InputError(f"--since {self.since} is after the run date {self.run_date}")
         if self.plan == "changes" and self.since is None:
             raise InputError("--changes needs --since YYYY-MM-DD")
         if self.max_pages is not None and not 1 <= self.max_pages <= MAX_DISCOVER_PAGE:

@@ -97,13 +97,16 @@ def retry_rounds(
 class Tally:
     state_counts: Counter[str]
     items: int
+    details_landed: int = 0
 
 
 def fold_rounds(
     phases: list[tuple[str, PhaseResult]], rounds: list[RetryRound]
 ) -> dict[str, Tally]:
     """Each phase with its retry rounds folded in: a round re-decides what was failed."""
-    families = {name: Tally(Counter(r.state_counts), r.items) for name, r in phases}
+    families = {
+        name: Tally(Counter(r.state_counts), r.items, r.details_landed) for name, r in phases
+    }
     for retry in rounds:
         if not retry.result.complete:
             continue  # folded in once finished: until then the earlier tally stands
@@ -111,6 +114,7 @@ def fold_rounds(
         tally.state_counts["failed"] -= retry.replaced
         tally.state_counts.update(retry.result.state_counts)
         tally.items += retry.result.items - retry.replaced
+        tally.details_landed += retry.result.details_landed
     return families
 
 
@@ -126,14 +130,23 @@ def fold_find_counts(phases: list[tuple[str, PhaseResult]], rounds: list[RetryRo
 
 
 def first_phase_name(plan: PlanName) -> str:
-    return {"from-csv": "find", "ids": "find", "discover": "discover", "changes": "changes"}[plan]
+    return {
+        "from-csv": "find",
+        "ids": "find",
+        "discover": "discover",
+        "changes": "changes",
+        "refresh": "changes",
+    }[plan]
 
 
 def plan_counts(families: dict[str, Tally], plan: Plan) -> dict[str, int]:
+    """`landed` counts titles whose details landed (pages, for discover), however asked for."""
     requested = len(plan.first_items) + len(plan.direct_details)
+    if plan.spec.plan == "refresh":
+        requested = len(plan.direct_details)  # the pages are how, the titles are what
     counts: dict[str, int] = {"requested": requested, "landed": 0, "not_found": 0, "failed": 0}
-    # What a plan lands is its details (its pages, for discover), even when a stop came first.
     final_phase = "discover" if plan.spec.plan == "discover" else "details"
+    counts["landed"] = sum(tally.details_landed for tally in families.values())
     for name, tally in families.items():
         for state in ("landed", "not_found", "failed"):
             number = tally.state_counts[state]
@@ -141,6 +154,6 @@ def plan_counts(families: dict[str, Tally], plan: Plan) -> dict[str, int]:
             if state != "landed":
                 counts[state] += number
         if name == final_phase:
-            counts["landed"] = tally.state_counts["landed"]
+            counts["landed"] += tally.state_counts["landed"]
         counts[f"{name}_items"] = tally.items
     return counts

@@ -29,6 +29,7 @@ from cinelake.tmdb.planning import Plan, load_or_create_plan
 from cinelake.tmdb.plans import (
     unique,
 )
+from cinelake.tmdb.refresh import record_refreshed
 from cinelake.tmdb.request import TmdbIngestRequest, options
 from cinelake.tmdb.retry import RetryPolicy
 from cinelake.tmdb.rounds import (
@@ -119,6 +120,8 @@ def run_tmdb_ingest(
                 # Only after the manifest: a crash in between must not leave files unlisted.
                 store.put_bytes(complete_marker[0], complete_marker[1], {META_RUN_ID: run_id})
             store.report_limitations()
+            if request.plan == "refresh":
+                record_refreshed(store, request.run_date, ctx.plan_id, run_id)
             manifest.log_finished()
         if ctx.refusal is not None:
             raise TmdbAuthErrorAfterLanding(
@@ -189,15 +192,8 @@ def _run_plan(
     ctx: PhaseContext, plan: Plan, request: TmdbIngestRequest, manifest: RunManifest
 ) -> tuple[str, bytes] | None:
     """Run what is left of the plan; returns the plan's completion marker to write last."""
-    state_prefix = layout.state_prefix(request.run_date, ctx.plan_id)
-    complete_key = f"{state_prefix}complete.json"
-    if ctx.store.head(complete_key) is not None:
-        done = parse_checkpoint(complete_key, ctx.store.get_bytes(complete_key))
-        manifest.counts.update(done["counts"])
-        manifest.notes.append(
-            f"this plan was completed by run {done['run_id']}; nothing left to fetch"
-        )
-        manifest.finish("partial" if done["counts"].get("failed") else "succeeded")
+    complete_key = f"{layout.state_prefix(request.run_date, ctx.plan_id)}complete.json"
+    if _sealed_already(ctx, complete_key, manifest):
         return None
     phases: list[tuple[str, PhaseResult]] = []
     first_phase = first_phase_name(request.plan)
@@ -220,6 +216,7 @@ def _run_plan(
     _adopt_unmanifested(ctx, every_phase, manifest)
     manifest.objects.extend(_not_listed_yet(ctx))
     counts = plan_counts(fold_rounds(phases, rounds), plan)
+    counts.update(plan.facts)
     counts["retry_rounds"] = len({r.number for r in rounds})
     counts["compacted_records"] = sum(r.compacted for _, r in every_phase)
     if first_phase == "find":
@@ -267,6 +264,17 @@ def _count_finds(
     find = fold_find_counts(phases, rounds)
     counts.update(find.manifest_counts())
     manifest.notes.extend(find.notes())
+
+
+def _sealed_already(ctx: PhaseContext, complete_key: str, manifest: RunManifest) -> bool:
+    """A plan some run completed: its counts are this run's answer, with no request."""
+    if ctx.store.head(complete_key) is None:
+        return False
+    done = parse_checkpoint(complete_key, ctx.store.get_bytes(complete_key))
+    manifest.counts.update(done["counts"])
+    manifest.notes.append(f"this plan was completed by run {done['run_id']}; nothing left to fetch")
+    manifest.finish("partial" if done["counts"].get("failed") else "succeeded")
+    return True
 
 
 def _adopt_unmanifested(
