@@ -157,7 +157,7 @@ def check_run(
     os.environ["HOME"] = str(folder / "home")
     with contextlib.chdir(folder):
         code, output = run_cli(argv, env)
-    assert_clean_outcome(code, output)
+    assert_clean_outcome(code, output, verbose="-v" in argv)
     assert_no_secret([output, *lake_files(folder).values()], [SECRET_KEY, API_KEY])
     for control in folder.rglob(".cinelake"):
         assert_lake_whole(control.parent)

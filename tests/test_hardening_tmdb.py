@@ -7,23 +7,27 @@ Each case is exit 2, one line, and nothing in the lake.
 from __future__ import annotations
 
 import functools
+import signal
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import free_port, signal_self_first
 from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     API_KEY,
     Lake,
     TmdbEmulator,
+    assert_exactly_once,
     cli,
     emulator_fixture,
     local_lake_fixture,
     make_emulator_fixture,
+    manifests,
     tmdb_argv,
     tmdb_env,
 )
 
 from cinelake.errors import ConfigError
+from cinelake.store.base import Store
 from cinelake.tmdb import client as client_module
 from cinelake.tmdb.client import TmdbClient
 from cinelake.tmdb.retry import RetryPolicy
@@ -146,3 +150,26 @@ def test_changes_up_to_the_last_date_there_is_are_planned_without_overflow(
     )
     assert result.code in {0, 1}, result.err
     assert "Overflow" not in result.err
+
+
+def test_a_tmdb_file_published_just_before_a_stop_is_listed_now_or_adopted_next(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop arrives after a records file is published, before the store confirms it."""
+
+    def on_records_file(key: str, *args: object, **kwargs: object) -> bool:
+        return key.startswith("Raw/TMDB/JSON/Movies/")
+
+    signal_self_first(monkeypatch, Store, "_verify", signal.SIGINT, on_records_file)
+    argv = tmdb_argv(local_lake, "--ids", "movie:550")
+    stopped = cli(argv, tmdb_env(emulator, local_lake))
+    assert stopped.code == 130, stopped.err
+    monkeypatch.undo()
+
+    again = cli(argv, tmdb_env(emulator, local_lake))
+
+    assert again.code == 0, again.err
+    listed = {o["key"] for m in manifests(local_lake.store) for o in m["objects"]}
+    data = {i.key for i in local_lake.store.list("Raw/TMDB/")}
+    assert data and data <= listed
+    assert_exactly_once(local_lake.store, {"movie:550"}, set())
