@@ -7,12 +7,15 @@ and nothing half-written in the lake.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
 import string
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SECRET_KEY, S3Endpoint, new_bucket
@@ -58,30 +61,30 @@ PARAMS = (
 )
 
 
-def lake_urls(bucket: str) -> st.SearchStrategy[str]:
-    """Local folders (relative, under the test's folder) and S3 URLs, well and badly formed."""
+MALFORMED_LAKES = [
+    "S3://lake1",
+    "s3:/lake1",
+    " s3://lake1",
+    "s3://lake1/../x",
+    "s3://lake1//x",
+    "s3://",
+    "s3://Bad_Bucket!",
+    "gs://lake",
+]
+
+
+def lake_urls(bucket: str | None) -> st.SearchStrategy[str]:
+    """Local folders (relative, under the example's folder, or `~`) when `bucket` is None, else
+    URLs of that bucket; malformed URLs either way."""
+    malformed = st.sampled_from(MALFORMED_LAKES)
+    if bucket is None:
+        return NAMES.map(lambda n: f"lakes/{n}") | st.just("~/lake") | malformed
     return st.one_of(
-        NAMES.map(lambda n: f"lakes/{n}"),
-        st.just(f"s3://{bucket}"),
-        NAMES.map(lambda n: f"s3://{bucket}/{n}"),
-        st.sampled_from(
-            [
-                f"S3://{bucket}",
-                f"s3:/{bucket}",
-                f" s3://{bucket}",
-                f"s3://{bucket}/../x",
-                f"s3://{bucket}//x",
-                "s3://",
-                "s3://Bad_Bucket!",
-                "~/lake",
-                "gs://lake",
-            ]
-        ),
-        NAMES.map(lambda n: f"s3://{n}"),
+        st.just(f"s3://{bucket}"), NAMES.map(lambda n: f"s3://{bucket}/{n}"), malformed
     )
 
 
-def csv_argv(bucket: str, source: Path) -> st.SearchStrategy[list[str]]:
+def csv_argv(bucket: str | None, source: Path) -> st.SearchStrategy[list[str]]:
     paths = st.one_of(
         st.just(str(source)),
         st.just(str(source.parent)),
@@ -97,7 +100,7 @@ def csv_argv(bucket: str, source: Path) -> st.SearchStrategy[list[str]]:
     ).map(lambda t: ["ingest-csv", "--date", t[0], t[1], t[2], "--lake", t[3], *t[4]])
 
 
-def tmdb_argv(bucket: str, base_url: str) -> st.SearchStrategy[list[str]]:
+def tmdb_argv(bucket: str | None, base_url: str) -> st.SearchStrategy[list[str]]:
     plans = st.one_of(
         IDS.map(lambda ids: ["--ids", ids]),
         st.tuples(st.sampled_from(["movie", "tv", "film"]), PARAMS, st.integers(-1, 3)).map(
@@ -121,51 +124,61 @@ def tmdb_argv(bucket: str, base_url: str) -> st.SearchStrategy[list[str]]:
     )
 
 
-def ops_argv(bucket: str) -> st.SearchStrategy[list[str]]:
+def ops_argv(bucket: str | None) -> st.SearchStrategy[list[str]]:
     return st.tuples(
         st.sampled_from(["status", "verify"]), lake_urls(bucket), st.sampled_from([[], ["--json"]])
     ).map(lambda t: [t[0], "--lake", t[1], *t[2]])
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where lakes of one example live: local folders (S3 URLs still reach moto), or a bucket."""
+
+    kind: str
+    endpoint: S3Endpoint
+    bucket: str | None
+
+    def examples(self, local: int, s3: int) -> int:
+        """S3 round trips cost about ten times a local run: fewer examples there."""
+        return local if self.bucket is None else s3
+
+
 @pytest.fixture(params=["local", "moto", "rclone"])
-def endpoint(request: pytest.FixtureRequest) -> S3Endpoint:
-    """S3 lakes live on moto or rclone; local ones beside the test."""
-    return request.getfixturevalue(
-        "moto_endpoint" if request.param == "local" else f"{request.param}_endpoint"
-    )
-
-
-@pytest.fixture
-def bucket(endpoint: S3Endpoint) -> str:
-    return new_bucket(endpoint)
-
-
-@pytest.fixture
-def home(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def target(
+    request: pytest.FixtureRequest, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Target:
     monkeypatch.setenv("HOME", str(clean_env / "home"))
-    return clean_env
+    kind = request.param
+    endpoint: S3Endpoint = request.getfixturevalue(
+        "moto_endpoint" if kind == "local" else f"{kind}_endpoint"
+    )
+    return Target(kind, endpoint, None if kind == "local" else new_bucket(endpoint))
 
 
 def env_for(endpoint: S3Endpoint, emulator: TmdbEmulator) -> dict[str, str]:
     return {**endpoint.env(), "TMDB_API_KEY": API_KEY, "TMDB_BASE_URL": emulator.base_url}
 
 
-def check_run(
-    argv: list[str], env: dict[str, str], folder: Path, endpoint: S3Endpoint, bucket: str
-) -> None:
+def check_run(argv: list[str], target: Target, emulator: TmdbEmulator, folder: Path) -> None:
     """Run in `folder` (relative lakes and `~` land there), then check output and lakes."""
     os.environ["HOME"] = str(folder / "home")
     with contextlib.chdir(folder):
-        code, output = run_cli(argv, env)
+        code, output = run_cli(argv, env_for(target.endpoint, emulator))
     assert_clean_outcome(code, output, verbose="-v" in argv)
     assert_no_secret([output, *lake_files(folder).values()], [SECRET_KEY, API_KEY])
     for control in folder.rglob(".cinelake"):
         assert_lake_whole(control.parent)
-    assert_bucket_whole(endpoint, bucket)
+    if target.bucket is not None:
+        assert_bucket_whole(target.endpoint, target.bucket)
+
+
+@functools.cache
+def _client(endpoint: S3Endpoint) -> Any:
+    return endpoint.client()
 
 
 def assert_bucket_whole(endpoint: S3Endpoint, bucket: str) -> None:
-    client = endpoint.client()
+    client = _client(endpoint)
     objects = {o["Key"]: o for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])}
     listed: set[str] = set()
     for key in objects:
@@ -183,34 +196,35 @@ def assert_bucket_whole(endpoint: S3Endpoint, bucket: str) -> None:
         assert uploads == [], uploads
 
 
-@examples(12)
-@given(data=st.data())
-def test_any_ingest_csv_arguments_end_cleanly(
-    home: Path, endpoint: S3Endpoint, bucket: str, emulator: TmdbEmulator, data: st.DataObject
-) -> None:
-    folder = Path(tempfile.mkdtemp(dir=home))
-    source = folder / "in" / "movies.csv"
-    source.parent.mkdir()
-    shutil.copy(MOVIES_CSV, source)
-    argv = data.draw(csv_argv(bucket, source))
-    check_run(argv, env_for(endpoint, emulator), folder, endpoint, bucket)
+def test_any_ingest_csv_arguments_end_cleanly(target: Target, emulator: TmdbEmulator) -> None:
+    @examples(target.examples(local=25, s3=3))
+    @given(data=st.data())
+    def one(data: st.DataObject) -> None:
+        folder = Path(tempfile.mkdtemp(dir=Path.cwd()))
+        source = folder / "in" / "movies.csv"
+        source.parent.mkdir()
+        shutil.copy(MOVIES_CSV, source)
+        check_run(data.draw(csv_argv(target.bucket, source)), target, emulator, folder)
+
+    one()
 
 
-@examples(12)
-@given(data=st.data())
-def test_any_ingest_tmdb_arguments_end_cleanly(
-    home: Path, endpoint: S3Endpoint, bucket: str, emulator: TmdbEmulator, data: st.DataObject
-) -> None:
-    folder = Path(tempfile.mkdtemp(dir=home))
-    argv = data.draw(tmdb_argv(bucket, emulator.base_url))
-    check_run(argv, env_for(endpoint, emulator), folder, endpoint, bucket)
+def test_any_ingest_tmdb_arguments_end_cleanly(target: Target, emulator: TmdbEmulator) -> None:
+    @examples(target.examples(local=25, s3=3))
+    @given(data=st.data())
+    def one(data: st.DataObject) -> None:
+        folder = Path(tempfile.mkdtemp(dir=Path.cwd()))
+        argv = data.draw(tmdb_argv(target.bucket, emulator.base_url))
+        check_run(argv, target, emulator, folder)
+
+    one()
 
 
-@examples(8)
-@given(data=st.data())
-def test_any_status_or_verify_arguments_end_cleanly(
-    home: Path, endpoint: S3Endpoint, bucket: str, emulator: TmdbEmulator, data: st.DataObject
-) -> None:
-    folder = Path(tempfile.mkdtemp(dir=home))
-    argv = data.draw(ops_argv(bucket))
-    check_run(argv, env_for(endpoint, emulator), folder, endpoint, bucket)
+def test_any_status_or_verify_arguments_end_cleanly(target: Target, emulator: TmdbEmulator) -> None:
+    @examples(target.examples(local=10, s3=2))
+    @given(data=st.data())
+    def one(data: st.DataObject) -> None:
+        folder = Path(tempfile.mkdtemp(dir=Path.cwd()))
+        check_run(data.draw(ops_argv(target.bucket)), target, emulator, folder)
+
+    one()
