@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import free_port, signal_self_first
@@ -173,3 +174,29 @@ def test_a_tmdb_file_published_just_before_a_stop_is_listed_now_or_adopted_next(
     data = {i.key for i in local_lake.store.list("Raw/TMDB/")}
     assert data and data <= listed
     assert_exactly_once(local_lake.store, {"movie:550"}, set())
+
+
+def test_a_resumed_plan_asks_tmdb_again_before_sealing_anything_as_not_found(
+    local_lake: Lake, emulator: TmdbEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan was made at the right address; the run that resumes it has a wrong one."""
+
+    real_get = TmdbClient.get
+
+    def stopped_before_the_second_title(self: TmdbClient, path: str, *args: Any) -> Any:
+        if path == "/tv/1396":
+            raise KeyboardInterrupt
+        return real_get(self, path, *args)
+
+    monkeypatch.setattr(TmdbClient, "get", stopped_before_the_second_title)
+    argv = tmdb_argv(local_lake, "--ids", "movie:550,tv:1396", "--batch-size", "1")
+    assert cli(argv, tmdb_env(emulator, local_lake)).code == 130
+    monkeypatch.undo()
+
+    wrong = emulator.base_url.removesuffix("/3")
+    resumed = cli(argv, tmdb_env(emulator, local_lake, TMDB_BASE_URL=wrong))
+    assert resumed.code == 2, resumed.err
+    assert "TMDB_BASE_URL" in resumed.err
+
+    assert cli(argv, tmdb_env(emulator, local_lake)).code == 0
+    assert_exactly_once(local_lake.store, {"movie:550", "tv:1396"}, set())
