@@ -205,7 +205,7 @@ class LocalDirStore(Store):
         with self._key_lock(key):
             try:
                 self._publish(key, tmp, replace=replace)
-            except (ObjectExists, StoreError):
+            except StoreError:
                 sidecar.unlink(missing_ok=True)
                 raise
             own = re.compile(rf"{re.escape(Path(key).name)}\.\d+\.json")
