@@ -41,6 +41,10 @@ class RunError(CinelakeError):
     """A correctly requested run failed part-way; what landed stays landed."""
 
 
+class SourceChanged(RunError):
+    """A source file changed while it was read: what was read is not published."""
+
+
 class StoreError(CinelakeError):
     """The lake refused or failed an operation."""
 

@@ -38,10 +38,13 @@ class SecretFilter(logging.Filter):
         self.set_secrets(secrets)
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
-        """Values shorter than 4 characters cannot be scrubbed without mangling every line."""
-        self.secrets = tuple(
-            sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-        )
+        """Values shorter than 4 characters cannot be scrubbed without mangling every line.
+
+        Each secret is also scrubbed as `repr`, JSON and bytes would escape it, and line by
+        line: a message quoting it escaped, or split over lines, must not show it either.
+        """
+        forms = {form for secret in secrets if secret for form in _forms(secret)}
+        self.secrets = tuple(sorted({f for f in forms if len(f) >= 4}, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -60,6 +63,17 @@ class SecretFilter(logging.Filter):
                 if name not in _STANDARD_ATTRS and isinstance(value, str):
                     setattr(record, name, self.scrub(value))
         return True
+
+
+def _forms(secret: str) -> set[str]:
+    escaped = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+    }
+    return escaped | {line.strip() for line in secret.splitlines()}
 
 
 class JsonFormatter(logging.Formatter):

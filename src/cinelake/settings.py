@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 
 from cinelake import env_names
 from cinelake.errors import ConfigError
+from cinelake.logs import SecretFilter
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,19 @@ def load_settings(
     file_values = _read_env_file(env_file)
     merged: dict[str, str] = {k: v for k, v in file_values.items() if v is not None}
     merged.update({k: v for k, v in environ.items() if v != ""})
+    try:
+        return _settings(merged, overrides, ignore_static_aws_keys)
+    except ConfigError as exc:
+        # Raised before any scrubber knows the secrets: scrub with every value set for them.
+        scrubber = SecretFilter(v for k, v in merged.items() if k in env_names.SECRET_NAMES)
+        raise ConfigError(scrubber.scrub(str(exc))) from None
+
+
+def _settings(
+    merged: Mapping[str, str],
+    overrides: Mapping[str, str | None] | None,
+    ignore_static_aws_keys: bool,
+) -> Settings:
     aws_keys = (env_names.ACCESS_KEY_ID, env_names.SECRET_ACCESS_KEY, env_names.SESSION_TOKEN)
     for names in _MUST_AGREE:
         if not (ignore_static_aws_keys and names in aws_keys):
@@ -105,10 +119,22 @@ def load_settings(
                 return value.strip()
         return None
 
+    def credential(names: tuple[str, ...]) -> str | None:
+        """A secret goes into an HTTP header or a signature: a line break or a non-ASCII
+        character would fail deep in a library, in a message that quotes it."""
+        value = pick(names)
+        if value and not _HEADER_SAFE.fullmatch(value):
+            name = next(n for n in names if merged.get(n))
+            raise ConfigError(
+                f"{name} holds a line break, a control character or a non-ASCII character (a "
+                "curly quote?); retype it as plain text on one line (value not shown)"
+            )
+        return value
+
     cli = {k: v for k, v in (overrides or {}).items() if v is not None}
-    access_key = pick(env_names.ACCESS_KEY_ID)
-    secret_key = pick(env_names.SECRET_ACCESS_KEY)
-    session_token = pick(env_names.SESSION_TOKEN)
+    access_key = credential(env_names.ACCESS_KEY_ID)
+    secret_key = credential(env_names.SECRET_ACCESS_KEY)
+    session_token = credential(env_names.SESSION_TOKEN)
     if ignore_static_aws_keys:
         # Lambda itself exports the role's AWS_* credentials, which boto3 reads on its own;
         # only the seed's lowercase keys are someone pasting long-lived keys into the function.
@@ -152,8 +178,8 @@ def load_settings(
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         aws_session_token=session_token,
-        tmdb_api_key=pick(env_names.TMDB_API_KEY),
-        tmdb_read_token=pick(env_names.TMDB_READ_ACCESS_TOKEN),
+        tmdb_api_key=credential(env_names.TMDB_API_KEY),
+        tmdb_read_token=credential(env_names.TMDB_READ_ACCESS_TOKEN),
     )
 
 
@@ -165,11 +191,57 @@ def _read_env_file(env_file: Path | None) -> Mapping[str, str | None]:
     elif not env_file.is_file():
         raise ConfigError(f"--env-file {env_file}: no such file; pass an existing .env file")
     try:
+        _check_quotes(env_file, env_file.read_text(encoding="utf-8"))
         values = dotenv_values(env_file, encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{env_file}: not UTF-8 text; save the .env file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{env_file}: cannot be read ({exc.strerror}); fix its permissions"
+        ) from None
     _warn_about_misspelt_names(env_file, values)
     return values
+
+
+_ASSIGNMENT = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(['\"])(.*)")
+_CLOSES = {"'": re.compile(r"(?:\\'|[^'])*'"), '"': re.compile(r'(?:\\"|[^"])*"')}
+"""python-dotenv's own rule for a quoted value, so both read the same lines the same way."""
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]+")
+
+
+def _check_quotes(env_file: Path, text: str) -> None:
+    """python-dotenv reads a quote left open across lines, taking the next settings (secrets
+    among them) into the value, or drops it with a warning that names no setting.
+
+    Cinelake's settings are one line each: an open quote in one of them is an error. Another
+    tool's value may span lines, unless our settings would be swallowed into it.
+    """
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        found = _ASSIGNMENT.match(line)
+        if found is None:
+            continue
+        name, quote, rest = found.groups()
+        if _CLOSES[quote].match(rest):
+            continue
+        ours = name in env_names.EVERY_NAME
+        swallowed = []
+        for later in lines[number:]:
+            if quote in later:
+                break
+            assigned = _ASSIGNMENT.match(later) or re.match(r"\s*([A-Za-z_][A-Za-z0-9_.]*)=", later)
+            if assigned and assigned.group(1) in env_names.EVERY_NAME:
+                swallowed.append(assigned.group(1))
+        if ours or swallowed:
+            taken = (
+                f", and {', '.join(swallowed)} on the next lines would be read as part of it"
+                if swallowed
+                else ""
+            )
+            raise ConfigError(
+                f"{env_file} line {number}: the value of {name} opens a {quote} quote that is "
+                f"not closed on that line{taken}; close the quote"
+            )
 
 
 _MISSPELT = 0.85
@@ -209,36 +281,64 @@ def _check_agreement(names: tuple[str, ...], values: Mapping[str, str]) -> None:
 
 def _bucket_to_lake(bucket: str) -> str:
     bucket = bucket.strip()
-    return bucket if bucket.startswith("s3://") else f"s3://{bucket}"
+    return bucket if bucket.lower().startswith("s3:") else f"s3://{bucket}"
+
+
+_LAKE_ORIGIN = "(from --lake, CINELAKE_LAKE or NOME_DO_BUCKET_S3)"
 
 
 def _normalise_lake(lake: str) -> str:
+    """An S3 URL or a local folder; anything that looks like a URL but is not exactly
+    `s3://` would otherwise become a local folder of that name, and the run land there."""
+    if lake != lake.strip():
+        raise ConfigError(f"lake {shown(lake)} {_LAKE_ORIGIN} has spaces around it; remove them")
     if lake.startswith("s3://"):
-        rest = lake[len("s3://") :].strip("/")
-        if not rest:
-            raise ConfigError("--lake s3:// names no bucket; use s3://BUCKET[/PREFIX]")
-        bucket = rest.partition("/")[0]
-        # botocore's own rule (it admits legacy names); anything else fails deep in a call.
-        if not re.fullmatch(r"[A-Za-z0-9._-]{1,255}", bucket):
-            raise ConfigError(
-                f"bucket {bucket!r} (from --lake, CINELAKE_LAKE or NOME_DO_BUCKET_S3) is not a "
-                "valid bucket name; use lowercase letters, digits, dots and hyphens"
-            )
-        return f"s3://{rest}"
-    return lake
+        return _s3_lake(lake[len("s3://") :].rstrip("/"))
+    if lake.lower().startswith("s3:") or re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", lake):
+        raise ConfigError(
+            f"lake {shown(lake)} {_LAKE_ORIGIN} is not s3://BUCKET[/PREFIX] (lowercase, two "
+            "slashes) nor a local folder; write it as s3://BUCKET or a folder path"
+        )
+    return str(Path(lake).expanduser())
+
+
+def _s3_lake(rest: str) -> str:
+    if not rest:
+        raise ConfigError("--lake s3:// names no bucket; use s3://BUCKET[/PREFIX]")
+    bucket, _, prefix = rest.partition("/")
+    # botocore's own rule (it admits legacy names); anything else fails deep in a call.
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,255}", bucket):
+        raise ConfigError(
+            f"bucket {shown(bucket)} {_LAKE_ORIGIN} is not a valid bucket name; use lowercase "
+            "letters, digits, dots and hyphens"
+        )
+    if prefix and any(part in {"", ".", ".."} for part in prefix.split("/")):
+        raise ConfigError(
+            f"lake s3://{shown(rest)[1:-1]} {_LAKE_ORIGIN}: the prefix has an empty, '.' or '..' "
+            "part, which S3 keeps literally; write it as s3://BUCKET/a/b"
+        )
+    return f"s3://{rest}"
+
+
+def shown(value: str) -> str:
+    """A value as an error may quote it: never one that spans lines or holds other settings
+    (an open quote in .env swallows the lines after it, secrets included)."""
+    if len(value) > 200 or not value.isprintable() or "=" in value:
+        return "(value not shown: it spans lines or holds other settings; is a quote left open?)"
+    return repr(value)
 
 
 def _log_format(value: str | None) -> str | None:
     if value is not None and value not in {"text", "json"}:
-        raise ConfigError(f"CINELAKE_LOG_FORMAT {value!r}: use text or json")
+        raise ConfigError(f"CINELAKE_LOG_FORMAT {shown(value)}: use text or json")
     return value
 
 
 def _endpoint(value: str | None) -> str | None:
     if value and not re.match(r"https?://[^/\s]", value):
         raise ConfigError(
-            f"AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL {value!r} is not a URL; write it with its "
-            "scheme, e.g. http://localhost:9000"
+            f"AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL {shown(value)} is not a URL; write it with "
+            "its scheme, e.g. http://localhost:9000"
         )
     return value
 
@@ -255,5 +355,5 @@ def _positive_int(name: str, value: str | None) -> int | None:
     except ValueError:
         number = 0
     if number < 1:
-        raise ConfigError(f"{name}={value!r} is not a positive integer; fix or unset it")
+        raise ConfigError(f"{name}={shown(value)} is not a positive integer; fix or unset it")
     return number

@@ -22,7 +22,14 @@ from urllib.parse import quote
 
 from cinelake import stopping
 from cinelake.csv_ingest.profile import CsvProfile, CsvProfiler, profile_path
-from cinelake.errors import InputError, ObjectConflict, RunError, StoreError, Terminated
+from cinelake.errors import (
+    InputError,
+    ObjectConflict,
+    RunError,
+    SourceChanged,
+    StoreError,
+    Terminated,
+)
 from cinelake.lake import layout
 from cinelake.lake.landings import recorded_landings
 from cinelake.lake.manifest import (
@@ -35,6 +42,7 @@ from cinelake.lake.manifest import (
 from cinelake.logs import set_run_id
 from cinelake.store.base import (
     META_RUN_ID,
+    META_SHA256,
     META_SOURCE,
     Landed,
     ProgressCallback,
@@ -182,6 +190,8 @@ def _ingest(
             # What landed before a Ctrl-C or an unforeseen error keeps a manifest, so every
             # object stays traceable; the error is raised again once it is written.
             interrupted = stop
+            if entry.state == "failed" and not request.dry_run:
+                _adopt_if_published(entry, store, run_id)
             if entry.state in {"written", "unchanged"} and entry not in manifest.objects:
                 # Stopped after its object landed (waiting for its profile, say): listed too.
                 entry.details["stopped"] = "landed before the stop; its profile was not finished"
@@ -202,6 +212,26 @@ def _ingest(
     return manifest
 
 
+def _adopt_if_published(entry: ManifestObject, store: Store, run_id: str) -> None:
+    """A stop between publishing an object and hearing back: the object is there with this
+    run's id, and must be listed like any other it landed."""
+    try:
+        found = store.head(entry.key)
+    except (StoreError, OSError):
+        return
+    if found is None or found.metadata.get(META_RUN_ID) != run_id:
+        return
+    entry.state = "written"
+    entry.error = None
+    entry.bytes = found.size
+    entry.sha256 = found.metadata.get(META_SHA256)
+    entry.checksum_algorithm = found.checksum_algorithm
+    entry.checksum = found.checksum
+    entry.details["stopped"] = (
+        "published just before the stop, before it was checked: run `cinelake verify --deep`"
+    )
+
+
 def _finish(
     manifest: RunManifest,
     request: CsvIngestRequest,
@@ -217,9 +247,16 @@ def _finish(
         try:
             manifest.write(store)
         except StoreError as exc:
-            # Say why the files failed, not only that their manifest could not follow them.
+            # Say why the files failed, and that those which landed stay, unlisted.
             errors = [o.error or o.key for o in manifest.objects if o.state == "failed"]
-            raise RunError("; ".join([*errors, str(exc)])) from None
+            landed = [o.key for o in manifest.objects if o.state in {"written", "unchanged"}]
+            unlisted = (
+                f"the run's manifest could not be written, so {len(landed)} landed file(s) "
+                f"stay unlisted ({', '.join(landed)}); re-run the same command to list them"
+                if landed
+                else "the run's manifest could not be written"
+            )
+            raise RunError("; ".join([*errors, f"{unlisted}: {exc}"])) from None
         store.report_limitations()
     manifest.log_finished()
 
@@ -348,7 +385,7 @@ def _upload(
             entry.state = "conflict"
             entry.error = str(exc)
             return
-        except StoreError as exc:
+        except (StoreError, SourceChanged) as exc:
             entry.error = str(exc)
             return
         except OSError as exc:  # the source failed mid-read: the upload was aborted

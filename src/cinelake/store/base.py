@@ -355,7 +355,13 @@ class Store(ABC):
     def _after_race(self, key: str, sha: str, crc: str, size: int, md5: str | None) -> Landed:
         """Another writer won the conditional write: same bytes is fine, different is not."""
         existing = self.head(key)
-        if existing is not None and self._same(existing, sha, crc, size):
+        if existing is None:
+            raise ObjectConflict(
+                key,
+                f"{key}: the lake refused the write as if the key were taken, yet holds no object "
+                "there (something that is not an object stands at the key?); check it and re-run",
+            )
+        if self._same(existing, sha, crc, size):
             return self._unchanged(existing, sha, crc, md5)
         raise ObjectConflict(
             key, f"{key} was landed by another writer with different bytes while this run wrote"

@@ -8,6 +8,8 @@ metadata, previous versions) lives under `<root>/.cinelake/`, outside the raw la
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import glob
 import json
 import os
@@ -30,6 +32,7 @@ from cinelake.store.base import (
     Tap,
     Written,
 )
+from cinelake.store.source import SteadySource
 
 _CONTROL_DIR = ".cinelake"
 
@@ -119,8 +122,9 @@ class LocalDirStore(Store):
     def _write_bytes(
         self, key: str, data: bytes, metadata: Mapping[str, str], checksum: str, *, replace: bool
     ) -> str | None:
-        tmp = self._temp()
+        tmp: Path | None = None
         try:
+            tmp = self._temp()
             with tmp.open("wb") as handle:
                 handle.write(data)
                 handle.flush()
@@ -129,9 +133,10 @@ class LocalDirStore(Store):
                 key, tmp, checksums.sha256_hex(data), checksum, metadata, replace=replace
             )
         except OSError as exc:
-            raise _write_failed(key, exc) from None
+            raise self._write_failed(key, exc) from None
         finally:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
 
     def _write_file(
         self,
@@ -144,23 +149,30 @@ class LocalDirStore(Store):
         tap: Tap | None,
     ) -> Written:
         digests = checksums.Digests(self.checksum_algorithm)
-        tmp = self._temp()
-        try:
-            with path.open("rb") as source, tmp.open("wb") as target:
-                while chunk := source.read(checksums.READ_CHUNK):
-                    digests.update(chunk)
-                    target.write(chunk)
-                    if tap:
-                        tap(chunk)
-                    if progress:
-                        progress(len(chunk))
-                target.flush()
-                os.fsync(target.fileno())
-            version = self._commit(key, tmp, digests.sha256, digests.crc, metadata, replace=replace)
-        except OSError as exc:
-            raise _write_failed(key, exc, source=path) from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        tmp: Path | None = None
+        with SteadySource(path) as source:
+            try:
+                tmp = self._temp()
+                with tmp.open("wb") as target:
+                    while chunk := _read_source(source):
+                        digests.update(chunk)
+                        target.write(chunk)
+                        if tap:
+                            tap(chunk)
+                        if progress:
+                            progress(len(chunk))
+                    target.flush()
+                    os.fsync(target.fileno())
+                version = self._commit(
+                    key, tmp, digests.sha256, digests.crc, metadata, replace=replace
+                )
+            except _SourceReadFailed as exc:
+                raise self._write_failed(key, exc.cause, source=path) from None
+            except OSError as exc:
+                raise self._write_failed(key, exc) from None
+            finally:
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
         return Written(digests.size, digests.sha256, digests.crc, version)
 
     def _temp(self) -> Path:
@@ -190,31 +202,65 @@ class LocalDirStore(Store):
         """Sidecar first, then the bytes; the loser of a race removes only its own sidecar."""
         version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         sidecar = self._write_meta(key, tmp, sha, checksum, metadata, version)
-        try:
-            self._publish(key, tmp, replace=replace, version=version)
-        except ObjectExists:
-            sidecar.unlink(missing_ok=True)
-            raise
-        own = re.compile(rf"{re.escape(Path(key).name)}\.\d+\.json")
-        for stale in sidecar.parent.glob(f"{glob.escape(Path(key).name)}.*.json"):
-            if stale != sidecar and own.fullmatch(stale.name):
-                stale.unlink(missing_ok=True)
+        with self._key_lock(key):
+            try:
+                self._publish(key, tmp, replace=replace)
+            except StoreError:
+                sidecar.unlink(missing_ok=True)
+                raise
+            own = re.compile(rf"{re.escape(Path(key).name)}\.\d+\.json")
+            for stale in sidecar.parent.glob(f"{glob.escape(Path(key).name)}.*.json"):
+                if stale != sidecar and own.fullmatch(stale.name):
+                    stale.unlink(missing_ok=True)
         return version
 
-    def _publish(self, key: str, tmp: Path, *, replace: bool, version: str) -> None:
+    @contextlib.contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        """One publisher of a key at a time, across threads and processes.
+
+        Keeping the current bytes and replacing them are two steps: two `--overwrite` writers
+        interleaved between them would both keep the same old bytes, and the first one's new
+        bytes would be replaced without being kept.
+        """
+        lock = self.root / _CONTROL_DIR / "locks" / f"{key}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _publish(self, key: str, tmp: Path, *, replace: bool) -> None:
         """Make the bytes visible atomically; a reader sees all of them or nothing."""
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
+        if final.is_dir():
+            raise StoreError(
+                f"{key}: a folder stands where the object should go ({final}); move it away "
+                "and re-run"
+            )
         if replace and final.exists():
-            kept = self.root / _CONTROL_DIR / "versions" / key / f"{version}-previous"
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            os.link(final, kept)
+            self._keep_current(key, final)
             tmp.replace(final)
             return
         try:
             os.link(tmp, final)
         except FileExistsError as exc:
             raise ObjectExists(key) from exc
+
+    def _keep_current(self, key: str, final: Path) -> None:
+        """Link the bytes about to be replaced under a name of their own, named by when."""
+        folder = self.root / _CONTROL_DIR / "versions" / key
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        for attempt in range(100):
+            try:
+                os.link(final, folder / f"{stamp}-{attempt:02d}-previous")
+                return
+            except FileExistsError:
+                continue
+        raise StoreError(f"{key}: no free name to keep the previous version under {folder}")
 
     def previous_versions(self, key: str) -> tuple[Path, ...]:
         """Where replaced bytes were kept, oldest first."""
@@ -248,8 +294,11 @@ class LocalDirStore(Store):
         target = self._meta_path(key, stat.st_ino)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._temp()
-        tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
-        tmp.replace(target)
+        try:
+            tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
         return target
 
     def _rebuild_meta(self, key: str, path: Path) -> dict[str, Any]:
@@ -267,15 +316,40 @@ class LocalDirStore(Store):
             "metadata": {},
         }
 
+    def _write_failed(self, key: str, exc: OSError, source: Path | None = None) -> StoreError:
+        """A full disk, a folder where a file should be, a source failing mid-read: one line
+        that blames the right one."""
+        if _disk_full(exc):
+            return StoreError(
+                f"writing {key} failed: the lake's disk is full "
+                f"({errno.errorcode.get(exc.errno or 0, 'ENOSPC')}) at {self.root}; nothing is "
+                "visible at the key, free space there and re-run"
+            )
+        what = f"reading {source} to land it at {key}" if source else f"writing {key}"
+        return StoreError(
+            f"{what} failed ({exc.strerror or exc}); nothing is visible at the key, fix the "
+            "cause and re-run"
+        )
+
 
 def _str_map(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-def _write_failed(key: str, exc: OSError, source: Path | None = None) -> StoreError:
-    """Disk full, a folder where a file should be, a source that failed mid-read: one line."""
-    what = f"landing {source} at {key}" if source else f"writing {key}"
-    return StoreError(
-        f"{what} failed ({exc.strerror or exc}); nothing is visible at the key, fix the cause "
-        "and re-run"
-    )
+class _SourceReadFailed(Exception):
+    """An OSError from reading the source, told apart from one writing into the lake."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _read_source(source: SteadySource) -> bytes:
+    try:
+        return source.read(checksums.READ_CHUNK)
+    except OSError as exc:
+        raise _SourceReadFailed(exc) from exc
+
+
+def _disk_full(exc: OSError) -> bool:
+    return exc.errno in {errno.ENOSPC, errno.EDQUOT}

@@ -45,6 +45,7 @@ from cinelake.store.base import (
     Tap,
     Written,
 )
+from cinelake.store.source import SteadySource
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -285,7 +286,8 @@ class S3Store(Store):
     ) -> Written:
         size = path.stat().st_size
         if size <= self.transfer.part_size:
-            data = path.read_bytes()
+            with SteadySource(path) as source:
+                data = source.read_all()
             if tap:
                 tap(data)
             sha = checksums.sha256_hex(data)
@@ -377,7 +379,7 @@ class _MultipartUpload:
         try:
             with (
                 ThreadPoolExecutor(store.transfer.max_concurrency, "cinelake-part") as pool,
-                self.path.open("rb", buffering=0) as source,
+                SteadySource(self.path) as source,
             ):
                 number = 0
                 while True:

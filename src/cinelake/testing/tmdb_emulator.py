@@ -599,7 +599,8 @@ class TmdbEmulator:
     def _route(self, path: str, query: dict[str, str]) -> _Reply:
         parts = path.split("/")[1:]
         if len(parts) < 3 or parts[0] != "3":
-            return _error(404)
+            # Outside the API's versioned root the web server answers, not the API.
+            return _Reply(404, b"Not Found", (("Content-Type", "text/plain"),))
         head, rest = parts[1], parts[2:]
         if head == "find" and len(rest) == 1:
             return self._find(rest[0], query)

@@ -87,8 +87,12 @@ class TmdbClient:
                 "no TMDB credential: set TMDB_API_KEY (v3 key) or TMDB_READ_ACCESS_TOKEN "
                 "(v4 read token) in .env or the environment"
             )
-        parts = urlsplit(base_url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
+        try:
+            parts = urlsplit(base_url)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:  # `http://[::1/3`, a port above 65535
+            parts, port_ok = urlsplit(""), False
+        if parts.scheme not in {"http", "https"} or not parts.hostname or not port_ok:
             raise ConfigError(
                 "TMDB_BASE_URL (or --tmdb-base-url) is not an http:// or https:// URL with a "
                 "host: use https://api.themoviedb.org/3 or your emulator's address"
@@ -112,6 +116,7 @@ class TmdbClient:
         self._stats_lock = threading.Lock()
         self._secrets = tuple(s for s in (api_key, read_token) if s)
         self._refusal: str | None = None  # set by the first 401: no worker sends another request
+        self._not_the_api = False  # set by the first 404 that is not TMDB's: likewise
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> TmdbAnswer:
         """GET `path` (e.g. `/movie/550`); raises only on 401, which ends the run."""
@@ -131,6 +136,8 @@ class TmdbClient:
                 )
             if self._refusal is not None:
                 raise TmdbAuthError(self._refusal)
+            if self._not_the_api:
+                raise ConfigError(_not_the_api(self.base_url))
             self._count("requests")
             retry_after: float | None = None
             timeout = max(0.5, min(self.timeout, self.remaining()))
@@ -148,6 +155,9 @@ class TmdbClient:
                 if last_error is None and response.status_code == 401:
                     self._refusal = self._refusal or self._refusal_message(body)
                     raise TmdbAuthError(self._refusal)
+                if response.status_code == 404 and not _tmdb_not_found(body):
+                    self._not_the_api = True
+                    raise ConfigError(_not_the_api(self.base_url))
                 if last_error is None and response.status_code not in RETRYABLE_STATUSES:
                     return TmdbAnswer(endpoint, response.status_code, body, attempt)
                 if response.status_code == 429:
@@ -214,6 +224,24 @@ class TmdbClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _tmdb_not_found(body: bytes) -> bool:
+    """TMDB says "not found" in its own words (`status_code` 34); a web server, a proxy or
+    another API at the wrong address does not, and its 404 must not seal a title as missing."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("status_code") == 34
+
+
+def _not_the_api(base_url: str) -> str:
+    return (
+        f"TMDB_BASE_URL {base_url}: answered 404 without TMDB's error body, so it is not TMDB's "
+        "API; the URL must end in the API version, e.g. https://api.themoviedb.org/3; nothing "
+        "more was asked and no title was recorded as not found"
+    )
 
 
 def _query(params: Mapping[str, str]) -> str:

@@ -191,7 +191,12 @@ class _NoIdColumn(InputError):
 
 def _ids_file_lines(path: Path) -> Iterator[tuple[str, str]]:
     """Ids a line; blank lines and `#` comments (whole-line or trailing) are skipped."""
-    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    try:
+        raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    except OSError as exc:
+        raise InputError(
+            f"--ids-file {path}: cannot be read ({exc.strerror}); fix its permissions"
+        ) from None
     for number, line_bytes in enumerate(raw.splitlines(), 1):
         try:
             line = line_bytes.decode("utf-8")

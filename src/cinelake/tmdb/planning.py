@@ -207,6 +207,11 @@ def _changes_items(
 
 def _total_pages(answer: TmdbAnswer, item: str, prefetched: dict[str, TmdbAnswer]) -> int:
     """Page 1 fixes a plan's page count, so without it no plan may be written."""
+    if answer.never_connected:
+        raise UsageError(
+            f"cannot reach TMDB for {answer.endpoint.partition('?')[0]}: no connection could be "
+            "opened; nothing was planned or written, check TMDB_BASE_URL and the network"
+        )
     if not answer.ok:
         raise RunError(
             f"{answer.endpoint}: page 1 failed ({answer.error or answer.status}); nothing was "

@@ -129,11 +129,12 @@ def changes_windows(since: date, until: date) -> list[tuple[date, date]]:
         raise InputError(f"--since {since} is after the run date {until}")
     windows = []
     start = since
-    while start <= until:
-        end = min(start + timedelta(days=MAX_CHANGES_WINDOW_DAYS - 1), until)
+    while True:  # never a day past `until`: 9999-12-31 is the last date there is
+        end = start + timedelta(days=min(MAX_CHANGES_WINDOW_DAYS - 1, (until - start).days))
         windows.append((start, end))
+        if end == until:
+            return windows
         start = end + timedelta(days=1)
-    return windows
 
 
 def request_of(
