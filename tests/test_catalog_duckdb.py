@@ -28,7 +28,7 @@ from catalog_rig import (
     record_items,
     record_lines,
 )
-from tmdb_fixtures import MOVIES_CSV, csv_ids
+from tmdb_fixtures import MOVIES_CSV, SERIES_CSV, csv_ids
 
 from cinelake.lake import layout
 from cinelake.lake.catalog import column_names, describe_lake, read_header
@@ -165,13 +165,21 @@ def test_find_gives_each_record_the_item_it_answered_in_record_order(
 def test_find_joins_the_movies_csv_on_the_imdb_id_in_plain_sql(
     db: duckdb.DuckDBPyConnection,
 ) -> None:
-    joined = db.execute(
-        "SELECT DISTINCT f.item FROM tmdb_find AS f JOIN csv_movies AS m ON f.item = m.id "
-        "WHERE m.dt = ?",
+    """Series are always looked up with /find; movies only when TMDB does not know their
+    IMDb id as a movie, so the rest join the movies' own `imdb_id`."""
+    series = db.execute(
+        "SELECT DISTINCT f.item FROM tmdb_find AS f JOIN csv_series AS s ON f.item = s.id "
+        "WHERE s.dt = ?",
+        [TMDB_DAY],
+    ).fetchall()
+    movies = db.execute(
+        "SELECT DISTINCT m.id FROM csv_movies AS m WHERE m.dt = ? AND (m.id IN "
+        "(SELECT item FROM tmdb_find) OR m.id IN (SELECT imdb_id FROM tmdb_movies))",
         [TMDB_DAY],
     ).fetchall()
 
-    assert {item for (item,) in joined} == set(csv_ids(MOVIES_CSV))
+    assert {item for (item,) in series} == set(csv_ids(SERIES_CSV))
+    assert {item for (item,) in movies} == set(csv_ids(MOVIES_CSV))
 
 
 def test_fields_users_filter_on_are_extracted_from_the_record(
@@ -260,13 +268,14 @@ def test_sql_prints_csv_when_not_on_a_terminal(lake: Target, store: LocalDirStor
     assert list(csv.reader(io.StringIO(result.out))) == [["n", "dt"], [str(series), TMDB_DAY]]
 
 
-def test_sql_prints_json_rows_on_request(lake: Target) -> None:
+def test_sql_prints_json_rows_on_request(lake: Target, store: LocalDirStore) -> None:
     result = lake.run(
         "sql", "--output", "json", "SELECT item FROM tmdb_find ORDER BY file, line LIMIT 1"
     )
 
     assert result.code == 0, result.err
-    assert json.loads(result.out) == [{"item": csv_ids(MOVIES_CSV)[0]}]
+    first = min(k for k in manifest_records(store) if k.startswith("Raw/TMDB/JSON/Find/"))
+    assert json.loads(result.out) == [{"item": answered_item(record_items(store, first)[0])}]
 
 
 def test_a_failing_query_is_one_line_and_exit_2(lake: Target) -> None:

@@ -47,9 +47,10 @@ def decode_items(text: str) -> list[str]:
 
 
 def answered_item(request: str) -> str:
-    """What a body answers: the IMDb id of a `/find`, else the request's own name."""
+    """What a body answers: the IMDb id it was asked by (`/find`, or a movie asked by IMDb id,
+    whose `/find` fallback lands in Find), else the request's own name (`movie:550`)."""
     kind, _, ref = request.partition(":")
-    return ref if kind.startswith("find") else request
+    return ref if kind.startswith("find") or kind == "imdb-movie" else request
 
 
 def index_bytes(data_key: str, records: Sequence[bytes], requests: Sequence[str]) -> bytes:

@@ -616,10 +616,18 @@ class TmdbEmulator:
         """`/movie/550`, and `/movie/tt0137523`: observed on TMDB, not in its API reference.
 
         A movie answers by its IMDb id as by its TMDB id; `/tv/tt…` answers 404 there, as here.
+        An id given `find_answers` answers as the first movie its `/find` names, or 404.
         """
         if rest[0].isdigit():
             return self._title(kind, int(rest[0]), rest[1:], query)
-        movie = self.catalogue.by_imdb_id("movie", rest[0]) if kind == "movie" else None
+        if kind != "movie":
+            return _error(404)
+        if rest[0] in self.config.find_answers:  # the movie `/find` would name first, if any
+            hits = [h for h in self.config.find_answers[rest[0]] if h.list_name == "movie_results"]
+            if not hits:
+                return _error(404)
+            return self._title("movie", hits[0].tmdb_id, rest[1:], query)
+        movie = self.catalogue.by_imdb_id("movie", rest[0])
         if movie is None:
             return _error(404)
         return self._title("movie", movie.tmdb_id, rest[1:], query)

@@ -98,7 +98,9 @@ def marker_entry(outcome: Outcome) -> dict[str, Any]:
         entry["find"] = list(outcome.find_counts)
     landed_details = outcome.state == "landed" and outcome.structure == "Movies"
     if landed_details and outcome.item.startswith("imdb-movie:"):
-        entry["details"] = True  # a lookup that landed the details itself
+        # A lookup that landed the details itself: the title, so no other lookup of the plan
+        # that reaches it through another IMDb id fetches it again.
+        entry["details"] = f"movie:{int(json.loads(outcome.record or b'{}')['id'])}"
     if outcome.state == "failed" and not outcome.worth_asking_again:
         entry["retry"] = False
     return entry

@@ -104,6 +104,8 @@ class PhaseResult:
     find: FindTally = field(default_factory=FindTally)
     details_landed: int = 0
     """Lookups that landed a title's details themselves (a movie asked by IMDb id)."""
+    titles_landed: list[str] = field(default_factory=list)
+    """The titles those lookups landed (`movie:550`): no details phase fetches them again."""
 
 
 @dataclass
@@ -122,6 +124,7 @@ class _BatchSummary:
     compacted: int
     find: FindTally
     details_landed: int
+    titles_landed: list[str]
 
     @classmethod
     def of(cls, marker: dict[str, Any], current_run: str) -> _BatchSummary:
@@ -143,6 +146,7 @@ class _BatchSummary:
             compacted=int(marker.get("compacted", 0)),
             find=find,
             details_landed=sum(1 for entry in entries if entry.get("details")),
+            titles_landed=[e["details"] for e in entries if isinstance(e.get("details"), str)],
         )
 
 
@@ -207,6 +211,7 @@ class PhaseRunner:
                 result.marker_files.setdefault(summary.run_id, []).extend(summary.files)
             result.compacted += summary.compacted
             result.details_landed += summary.details_landed
+            result.titles_landed.extend(summary.titles_landed)
             result.state_counts.update(summary.state_counts)
             result.items += sum(summary.state_counts.values())
             result.children.extend(summary.children)

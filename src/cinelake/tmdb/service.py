@@ -201,7 +201,12 @@ def _run_plan(
         runner = PhaseRunner(ctx, first_phase, plan.first_items, request.batch_size)
         runner.prefetched = plan.prefetched
         phases.append((first_phase, runner.run()))
-    details_items = unique([*plan.direct_details, *(c for _, r in phases for c in r.children)])
+    landed_by_lookup = {title for _, r in phases for title in r.titles_landed}
+    details_items = [
+        item
+        for item in unique([*plan.direct_details, *(c for _, r in phases for c in r.children)])
+        if item not in landed_by_lookup
+    ]
     first_complete = all(r.complete for _, r in phases)
     if details_items and first_complete and request.plan != "discover":
         details = PhaseRunner(ctx, "details", details_items, request.batch_size)
@@ -211,7 +216,8 @@ def _run_plan(
     rounds: list[RetryRound] = []
     retry_pending = False
     if complete:
-        complete, rounds, retry_pending = retry_rounds(ctx, request, phases, details_items)
+        asked = [*details_items, *landed_by_lookup]
+        complete, rounds, retry_pending = retry_rounds(ctx, request, phases, asked)
     every_phase = [*phases, *((r.name, r.result) for r in rounds)]
     _adopt_unmanifested(ctx, every_phase, manifest)
     manifest.objects.extend(_not_listed_yet(ctx))
