@@ -20,6 +20,7 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     assert_exactly_once,
     cli,
     emulator_fixture,
+    holds_only_leases,
     local_lake_fixture,
     make_emulator_fixture,
     manifests,
@@ -34,14 +35,21 @@ from cinelake.tmdb.client import TmdbClient
 from cinelake.tmdb.retry import RetryPolicy
 
 
-def assert_refused_with_nothing_written(code: int, err: str, lake: Lake, *names: str) -> None:
+def assert_refused_with_nothing_written(
+    code: int, err: str, lake: Lake, *names: str, lease_taken: bool = False
+) -> None:
+    """`lease_taken`: refused only once the run held the lake's lease, whose released record
+    is all it leaves (`Raw/_state/leases/`); refused before that, the lake is not even made."""
     assert code == 2, err
     [line] = err.strip().splitlines()
     assert line.startswith("cinelake: error: "), err
     for name in names:
         assert name in line, line
     assert "Traceback" not in err
-    assert not Path(lake.url).exists()
+    if lease_taken:
+        assert holds_only_leases(lake.store)
+    else:
+        assert not Path(lake.url).exists()
 
 
 @pytest.mark.parametrize(
@@ -61,7 +69,9 @@ def test_a_base_url_without_the_api_version_seals_nothing_as_not_found(
 
     result = cli(tmdb_argv(local_lake, *plan), env)
 
-    assert_refused_with_nothing_written(result.code, result.err, local_lake, "TMDB_BASE_URL")
+    assert_refused_with_nothing_written(
+        result.code, result.err, local_lake, "TMDB_BASE_URL", lease_taken=True
+    )
     right = cli(tmdb_argv(local_lake, *plan), tmdb_env(emulator, local_lake))
     assert right.code == 0, right.err
 
@@ -108,7 +118,9 @@ def test_a_refused_connection_for_page_one_is_a_configuration_error_with_nothing
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}/3"
     result = cli(tmdb_argv(local_lake, *plan), tmdb_env(emulator, local_lake, TMDB_BASE_URL=closed))
-    assert_refused_with_nothing_written(result.code, result.err, local_lake, "cannot reach TMDB")
+    assert_refused_with_nothing_written(
+        result.code, result.err, local_lake, "cannot reach TMDB", lease_taken=True
+    )
 
 
 def test_an_ids_file_without_read_permission_is_one_line(
@@ -125,7 +137,9 @@ def test_an_ids_file_without_read_permission_is_one_line(
 
     monkeypatch.setattr(Path, "read_bytes", denied)
     result = cli(tmdb_argv(local_lake, "--ids-file", str(ids)), tmdb_env(emulator, local_lake))
-    assert_refused_with_nothing_written(result.code, result.err, local_lake, str(ids))
+    assert_refused_with_nothing_written(
+        result.code, result.err, local_lake, str(ids), lease_taken=True
+    )
 
 
 @pytest.mark.parametrize("token", ["eyJhbGciOi\u2019", "eyJhbGciOi\nsecond-line"])

@@ -208,7 +208,7 @@ def test_the_schedule_succeeds_on_two_days_in_a_row_with_csvs_landed_only_on_the
     task = unpack(artifacts["function.zip"].path, tmp_path / "task")
     opt = unpack(artifacts["layer.zip"].path, tmp_path / "opt")
     with TmdbEmulator(EmulatorConfig()) as emulator:
-        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url, runtime_api)
+        env = _handler_env(endpoint, bucket, secret_arn, emulator.base_url)
         sandbox = start_runtime(task, opt, runtime_api.address, extra_env=env)
         outcomes = [
             runtime_api.invoke(

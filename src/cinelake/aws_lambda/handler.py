@@ -114,6 +114,8 @@ def unwrap(event: object) -> tuple[int, date | None, dict[str, Any]]:
     event = events.as_mapping({} if event is None else event)
     if "input" not in event:
         return events.whole_number(event.pop("hop", 0), "hop", minimum=0), None, event
+    if not isinstance(event["input"], Mapping):
+        raise InputError('event input: use a JSON object, e.g. {"plan": "daily"}')
     inner = events.as_mapping(event["input"])
     started = event.get("started")
     day = None

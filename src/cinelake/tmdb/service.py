@@ -60,9 +60,8 @@ def run_tmdb_ingest(
     run_id = run_id or new_run_id()
     set_run_id(run_id)
     deadline = deadline or Deadline(request.max_seconds)
-    held = lease.acquire(store, "tmdb", run_id)  # LeaseBusy: another run works, no request made
     own_client = client is None
-    if client is None:
+    if client is None:  # before the lease: a malformed base URL leaves nothing in the lake
         client = TmdbClient(
             settings.tmdb_base_url,
             api_key=settings.tmdb_api_key,
@@ -71,6 +70,12 @@ def run_tmdb_ingest(
             policy=retry_policy,
             pool_size=request.workers,
         )
+    try:
+        held = lease.acquire(store, "tmdb", run_id)  # LeaseBusy: another run works, no request
+    except BaseException:
+        if own_client:
+            client.close()
+        raise
     manifest = RunManifest(
         run_id=run_id,
         command=f"ingest-tmdb --{request.plan}",
