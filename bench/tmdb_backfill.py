@@ -93,7 +93,8 @@ from pathlib import Path
 from datetime import date
 from cinelake.store import LocalDirStore
 from cinelake.tmdb.client import TmdbClient
-from cinelake.tmdb.engine import Deadline, PhaseContext, PhaseRunner
+from cinelake.tmdb.engine import PhaseRunner
+from cinelake.tmdb.phase import Deadline, PhaseContext
 store = LocalDirStore(Path(sys.argv[1]))
 day = date.fromisoformat(sys.argv[2])
 prefix = "Raw/_state/tmdb/" + day.strftime("%Y/%m/%d") + "/"

@@ -46,8 +46,8 @@ from cinelake.tmdb import client as client_module
 from cinelake.tmdb import rounds as retry_rounds
 from cinelake.tmdb.checkpoints import MAX_FILE_BYTES, split_records
 from cinelake.tmdb.client import TmdbClient
-from cinelake.tmdb.engine import Deadline
 from cinelake.tmdb.outcomes import Outcome
+from cinelake.tmdb.phase import Deadline
 from cinelake.tmdb.plans import request_of
 from cinelake.tmdb.request import TmdbIngestRequest
 from cinelake.tmdb.retry import RetryPolicy
@@ -781,7 +781,7 @@ def test_a_bearer_read_token_alone_is_enough(local_lake: Lake, emulator: TmdbEmu
 def test_a_retry_round_stopped_midway_leaves_the_earlier_counts_standing() -> None:
     from collections import Counter
 
-    from cinelake.tmdb.engine import PhaseResult
+    from cinelake.tmdb.phase import PhaseResult
 
     find = PhaseResult(state_counts=Counter(landed=2, failed=3), items=5)
     stopped = PhaseResult(state_counts=Counter(landed=1), items=1, complete=False)

@@ -48,7 +48,7 @@ from cinelake.lake import layout
 from cinelake.testing.tmdb_emulator import TmdbEmulator
 from cinelake.tmdb.client import TmdbClient
 from cinelake.tmdb.daily import DailyResult, run_daily
-from cinelake.tmdb.engine import Deadline
+from cinelake.tmdb.phase import Deadline
 from cinelake.tmdb.plans import changes_windows
 from cinelake.tmdb.request import TmdbIngestRequest
 from cinelake.tmdb.tracked import tracked_titles

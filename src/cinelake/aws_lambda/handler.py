@@ -34,7 +34,7 @@ from cinelake.aws_lambda import events
 from cinelake.errors import CinelakeError, ConfigError, InputError, LeaseBusy, TmdbAuthError
 from cinelake.logs import SecretFilter, configure_logging
 from cinelake.settings import Settings, load_settings
-from cinelake.tmdb.engine import Deadline
+from cinelake.tmdb.phase import Deadline
 from cinelake.tmdb.plans import DEFAULT_APPEND
 from cinelake.tmdb.request import PLANS, PlanName, TmdbIngestRequest
 

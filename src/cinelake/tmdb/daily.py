@@ -22,7 +22,7 @@ from cinelake.lake.manifest import RunManifest
 from cinelake.settings import Settings
 from cinelake.store.base import Store
 from cinelake.tmdb.client import TmdbClient
-from cinelake.tmdb.engine import Deadline, ProgressFactory
+from cinelake.tmdb.phase import Deadline, ProgressFactory
 from cinelake.tmdb.planning import is_sealed
 from cinelake.tmdb.refresh import PlanningStopped
 from cinelake.tmdb.request import TmdbIngestRequest

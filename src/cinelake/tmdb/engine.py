@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from typing import Any
 
 from cinelake.errors import RunError, StoreError, TmdbAuthError, UsageError
 from cinelake.lake import layout
-from cinelake.lake.manifest import ManifestObject
 from cinelake.lake.record_index import write_index
-from cinelake.store.base import META_RUN_ID, Store
+from cinelake.store.base import META_RUN_ID
 from cinelake.tmdb import by_imdb
 from cinelake.tmdb.checkpoints import (
     META_ITEMS,
@@ -39,115 +35,17 @@ from cinelake.tmdb.checkpoints import (
     split_records,
     titles_of_records,
 )
-from cinelake.tmdb.client import TmdbAnswer, TmdbClient
-from cinelake.tmdb.find_hits import FindTally
+from cinelake.tmdb.client import TmdbAnswer
 from cinelake.tmdb.outcomes import Outcome, State, classify
+from cinelake.tmdb.phase import (
+    BatchSummary,
+    ItemProgress,
+    PhaseContext,
+    PhaseResult,
+)
 from cinelake.tmdb.plans import batches, request_of
 
 log = logging.getLogger(__name__)
-
-ItemProgress = Callable[[int], None]
-ProgressFactory = Callable[[str, int], ItemProgress]
-"""Given a phase label and its item count, returns the callback that advances its bar."""
-
-
-class Deadline:
-    """Wall-clock budget of a run; `None` means no limit."""
-
-    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._end = None if seconds is None else clock() + seconds
-
-    def remaining(self) -> float:
-        return float("inf") if self._end is None else self._end - self._clock()
-
-
-@dataclass
-class PhaseContext:
-    store: Store
-    client: TmdbClient
-    run_date: date
-    plan_id: str
-    stamp: str
-    run_id: str
-    append: tuple[str, ...]
-    discover_params: dict[str, str]
-    deadline: Deadline
-    workers: int = 16
-    stop_margin: float = 2.0
-    progress: ProgressFactory | None = None
-    requests_before: int = 0
-    """The client's request count when this run began: what the run itself asked is the rest."""
-    written: list[ManifestObject] = field(default_factory=list)
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    refusal: TmdbAuthError | None = None
-    """TMDB refused the credential: the run stops like at a deadline, what landed is kept."""
-
-    def should_stop(self) -> bool:
-        if not self.stop_event.is_set() and self.deadline.remaining() <= self.stop_margin:
-            self.stop_event.set()
-        return self.stop_event.is_set()
-
-
-@dataclass
-class PhaseResult:
-    """Item counts by state and the follow-up items, in plan order, across all runs."""
-
-    state_counts: Counter[str] = field(default_factory=Counter)
-    items: int = 0
-    children: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    """Failed items a later run may cure: what the plan's next retry round asks for again."""
-    marker_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    complete: bool = True
-    compacted: int = 0
-    find: FindTally = field(default_factory=FindTally)
-    details_landed: int = 0
-    """Lookups that landed a title's details themselves (a movie asked by IMDb id)."""
-    titles_landed: list[str] = field(default_factory=list)
-    """The titles those lookups landed (`movie:550`): no details phase fetches them again."""
-
-
-@dataclass
-class _BatchSummary:
-    """What a committed batch contributes to the phase, without its per-item dicts.
-
-    A 100,000-title backfill keeps one of these per batch, so memory stays flat in the number
-    of titles apart from the follow-up items themselves.
-    """
-
-    run_id: str
-    files: list[dict[str, Any]]
-    state_counts: Counter[str]
-    children: list[str]
-    failed: list[str]
-    compacted: int
-    find: FindTally
-    details_landed: int
-    titles_landed: list[str]
-
-    @classmethod
-    def of(cls, marker: dict[str, Any], current_run: str) -> _BatchSummary:
-        entries = marker["items"].values()  # sorted by item, as stored
-        run_id = str(marker["run_id"])
-        find = FindTally()
-        for item, entry in marker["items"].items():
-            find.add(item, entry.get("find", ()), entry.get("children", []))
-        return cls(
-            run_id=run_id,
-            files=[] if run_id == current_run else marker["files"],
-            state_counts=Counter(entry["state"] for entry in entries),
-            children=[child for entry in entries for child in entry.get("children", [])],
-            failed=[
-                item
-                for item, entry in marker["items"].items()
-                if entry["state"] == "failed" and entry.get("retry", True)
-            ],
-            compacted=int(marker.get("compacted", 0)),
-            find=find,
-            details_landed=sum(1 for entry in entries if entry.get("details")),
-            titles_landed=[e["details"] for e in entries if isinstance(e.get("details"), str)],
-        )
 
 
 @dataclass
@@ -253,7 +151,7 @@ class PhaseRunner:
             self._advance(1)
         return outcome
 
-    def _finish(self, attempt: _Attempt, finished: dict[int, _BatchSummary]) -> None:
+    def _finish(self, attempt: _Attempt, finished: dict[int, BatchSummary]) -> None:
         wait_all(attempt.futures.values())
         fresh = {item: future.result() for item, future in attempt.futures.items()}
         self._check_reachable(fresh)
@@ -304,7 +202,7 @@ class PhaseRunner:
         # Summarised from the stored form (keys sorted), as every later run will read it: the
         # follow-up and failed items then come in one order whoever wrote the marker, so the
         # batches of the phases built from them never shift between runs.
-        finished[attempt.number] = _BatchSummary.of(json.loads(payload), self.ctx.run_id)
+        finished[attempt.number] = BatchSummary.of(json.loads(payload), self.ctx.run_id)
         log.info(
             "%s batch %s landed: %s items",
             self.phase,
@@ -378,20 +276,20 @@ class PhaseRunner:
         return entry
 
     # Recovery -----------------------------------------------------------------------------
-    def _load_markers(self) -> dict[int, _BatchSummary]:
+    def _load_markers(self) -> dict[int, BatchSummary]:
         """Every committed batch, summarised; read 64 at a time so that the markers of a large
         backfill (thousands) are never all in memory at once, only their summaries."""
         keys = [o.key for o in self.ctx.store.list(f"{self.state_dir}batches/")]
-        markers: dict[int, _BatchSummary] = {}
+        markers: dict[int, BatchSummary] = {}
         with ThreadPoolExecutor(8) as pool:
             for start in range(0, len(keys), 64):
                 chunk = keys[start : start + 64]
                 for key, raw in zip(chunk, pool.map(self.ctx.store.get_bytes, chunk), strict=True):
                     marker = parse_checkpoint(key, raw)
-                    markers[int(marker["batch"])] = _BatchSummary.of(marker, self.ctx.run_id)
+                    markers[int(marker["batch"])] = BatchSummary.of(marker, self.ctx.run_id)
         return markers
 
-    def _list_orphans(self, markers: dict[int, _BatchSummary]) -> dict[int, list[tuple[str, str]]]:
+    def _list_orphans(self, markers: dict[int, BatchSummary]) -> dict[int, list[tuple[str, str]]]:
         """Files of this phase whose batch has no marker: one listing per structure."""
         orphans: dict[int, list[tuple[str, str]]] = {}
         for structure, prefix in _file_prefixes(self.ctx, self.phase):

@@ -9,13 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from cinelake.tmdb.engine import (
-    PhaseContext,
-    PhaseResult,
-    PhaseRunner,
-    phase_started,
-)
+from cinelake.tmdb.engine import PhaseRunner, phase_started
 from cinelake.tmdb.find_hits import FindTally
+from cinelake.tmdb.phase import PhaseContext, PhaseResult
 from cinelake.tmdb.planning import Plan
 from cinelake.tmdb.plans import (
     unique,

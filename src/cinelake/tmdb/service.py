@@ -24,7 +24,8 @@ from cinelake.settings import Settings
 from cinelake.store.base import META_RUN_ID, Store
 from cinelake.tmdb.checkpoints import manifest_object, parse_checkpoint
 from cinelake.tmdb.client import TmdbClient
-from cinelake.tmdb.engine import Deadline, PhaseContext, PhaseResult, PhaseRunner, ProgressFactory
+from cinelake.tmdb.engine import PhaseRunner
+from cinelake.tmdb.phase import Deadline, PhaseContext, PhaseResult, ProgressFactory
 from cinelake.tmdb.planning import Plan, load_or_create_plan
 from cinelake.tmdb.plans import (
     unique,
