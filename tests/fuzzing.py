@@ -16,6 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, settings
 
 from cinelake.cli import main
+from cinelake.lake import layout
 
 EXAMPLES = int(os.environ.get("CINELAKE_FUZZ_EXAMPLES", "0")) or None
 
@@ -83,5 +84,7 @@ def assert_lake_whole(root: Path) -> None:
             listed.add(name)
             listed.update(o["key"] for o in json.loads(data).get("objects", []))
     for name in files:
-        if name.startswith("Raw/") and not name.startswith(("Raw/_state/", "Raw/_manifests/")):
+        if name.startswith("Raw/") and not layout.is_control_key(name):
             assert name in listed, f"{name} landed but no manifest lists it"
+        elif name.startswith(f"{layout.INDEX}/"):
+            assert layout.data_key_of_index(name) in listed, f"{name} indexes an unlisted file"

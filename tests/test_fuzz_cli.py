@@ -37,6 +37,8 @@ from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     make_emulator_fixture,
 )
 
+from cinelake.lake import layout
+
 NAME_CHARS = string.ascii_letters + string.digits + "._- ~:çé\u2019"
 NAMES = st.text(NAME_CHARS, min_size=1, max_size=12).filter(
     lambda n: n.strip(".") != "" and ".." not in n
@@ -189,8 +191,12 @@ def assert_bucket_whole(endpoint: S3Endpoint, bucket: str) -> None:
             listed.add(key)
             listed.update(prefix + o["key"] for o in json.loads(body).get("objects", []))
     for key in objects:
-        if "Raw/_state/" not in key:
+        prefix, raw, rest = key.partition("Raw/")
+        if not layout.is_control_key(raw + rest):
             assert key in listed, f"{key} landed in the bucket but no manifest lists it"
+        elif (raw + rest).startswith(f"{layout.INDEX}/"):
+            data_key = prefix + layout.data_key_of_index(raw + rest)
+            assert data_key in listed, f"{key} indexes an unlisted file"
     if endpoint.name == "moto":  # rclone does not list incomplete uploads
         uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
         assert uploads == [], uploads

@@ -100,3 +100,27 @@ def test_numbers_from_json_are_accepted_as_their_cli_flags_would_be() -> None:
     )
     assert (request.max_pages, request.batch_size, request.rate) == (2, 50, 10.0)
     assert request.discover_params == (("include_adult", "false"), ("with_genres", "18"))
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "part1\nSECRETpart2",
+        '{"TMDB_API_KEY": "part1\\u0007SECRETpart2"}',
+        '{"TMDB_READ_ACCESS_TOKEN": "eyJpart1\\u2019SECRETpart2"}',
+    ],
+    ids=["bare-line-break", "json-key-control", "json-token-curly-quote"],
+)
+def test_a_secret_from_the_secret_store_with_a_control_character_is_refused_unshown(
+    secret: str,
+) -> None:
+    """The function reads its TMDB credential from Secrets Manager or SSM, not from `.env`:
+    the same rule as the settings applies, and the message names the secret, not its value."""
+    from cinelake.errors import ConfigError
+    from cinelake.settings import Settings
+
+    with pytest.raises(ConfigError) as refused:
+        handler_module._apply_secret(Settings(), secret, "secret cinelake/tmdb")
+
+    assert "secret cinelake/tmdb" in str(refused.value)
+    assert "SECRET" not in str(refused.value)

@@ -120,15 +120,9 @@ def _settings(
         return None
 
     def credential(names: tuple[str, ...]) -> str | None:
-        """A secret goes into an HTTP header or a signature: a line break or a non-ASCII
-        character would fail deep in a library, in a message that quotes it."""
         value = pick(names)
-        if value and not _HEADER_SAFE.fullmatch(value):
-            name = next(n for n in names if merged.get(n))
-            raise ConfigError(
-                f"{name} holds a line break, a control character or a non-ASCII character (a "
-                "curly quote?); retype it as plain text on one line (value not shown)"
-            )
+        if value:
+            check_credential(next(n for n in names if merged.get(n)), value)
         return value
 
     cli = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -357,3 +351,14 @@ def _positive_int(name: str, value: str | None) -> int | None:
     if number < 1:
         raise ConfigError(f"{name}={shown(value)} is not a positive integer; fix or unset it")
     return number
+
+
+def check_credential(name: str, value: str) -> str:
+    """A secret goes into an HTTP header or a signature: a line break or a non-ASCII character
+    would fail deep in a library, in a message that quotes it. Refused naming `name` only."""
+    if not _HEADER_SAFE.fullmatch(value):
+        raise ConfigError(
+            f"{name} holds a line break, a control character or a non-ASCII character (a "
+            "curly quote?); retype it as plain text on one line (value not shown)"
+        )
+    return value

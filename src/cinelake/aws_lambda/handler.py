@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cinelake.aws_lambda import events
 from cinelake.errors import CinelakeError, ConfigError, InputError, LeaseBusy, TmdbAuthError
 from cinelake.logs import SecretFilter, configure_logging
-from cinelake.settings import Settings, load_settings
+from cinelake.settings import Settings, check_credential, load_settings
 from cinelake.tmdb.phase import Deadline
 from cinelake.tmdb.plans import DEFAULT_APPEND
 from cinelake.tmdb.request import PLANS, PlanName, TmdbIngestRequest
@@ -268,11 +268,16 @@ def _apply_secret(settings: Settings, value: str, origin: str) -> Settings:
             data = json.loads(value)
         except ValueError:
             raise ConfigError(f"{origin}: the secret is not valid JSON") from None
-        return replace(
-            settings,
-            tmdb_api_key=data.get("TMDB_API_KEY") or None,
-            tmdb_read_token=data.get("TMDB_READ_ACCESS_TOKEN") or None,
-        )
+        if not isinstance(data, dict):
+            raise ConfigError(f"{origin}: the secret is JSON but not an object")
+        key, token = data.get("TMDB_API_KEY"), data.get("TMDB_READ_ACCESS_TOKEN")
+        for name, found in (("TMDB_API_KEY", key), ("TMDB_READ_ACCESS_TOKEN", token)):
+            if found is not None and not isinstance(found, str):
+                raise ConfigError(f"{origin}: {name} in the secret is not a string")
+            if found:
+                check_credential(f"{origin} ({name})", found)
+        return replace(settings, tmdb_api_key=key or None, tmdb_read_token=token or None)
+    check_credential(origin, value)
     if value.startswith("eyJ"):
         return replace(settings, tmdb_read_token=value, tmdb_api_key=None)
     return replace(settings, tmdb_api_key=value, tmdb_read_token=None)

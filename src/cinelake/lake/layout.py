@@ -86,6 +86,11 @@ def index_key(data_key: str) -> str:
     return f"{INDEX}/{data_key.removeprefix(f'{RAW}/')}"
 
 
+def data_key_of_index(key: str) -> str:
+    """The record file an index describes: `index_key` read backwards."""
+    return f"{RAW}/{key.removeprefix(f'{INDEX}/')}"
+
+
 def partition_of(key: str) -> tuple[str, date] | None:
     """Trace a data key back to its source and date partition (`("TMDB/Movies", date)`)."""
     match = re.match(r"^Raw/(Local/CSV|TMDB/JSON)/([A-Za-z]+)/(\d{4})/(\d{2})/(\d{2})/[^/]+$", key)
