@@ -306,6 +306,27 @@ def test_large_file_lands_in_parts_with_the_full_object_checksum_size_and_run_id
     assert entry["verified_by"] == "server-checksum"
 
 
+def test_an_unchanged_multipart_file_landed_again_on_rclone_still_verifies(
+    capsys: pytest.CaptureFixture[str], clean_env: Path, request: pytest.FixtureRequest
+) -> None:
+    """rclone keeps a checksum for single-part objects only: a re-run must not claim one for a
+    multipart object, or every later `verify` fails on an intact lake."""
+    lake = open_lake("rclone", request, clean_env)
+    data = HEADER + b"tt1|x|1998\n" * (12 * MIB // 11)
+    source = write(clean_env / "in", "movies.csv", data)
+    parts = {"CINELAKE_PART_SIZE_MIB": "5"}
+    assert ingest(capsys, lake, "--movies", str(source), env=parts)[0] == 0
+
+    code, manifest, _ = ingest_json(capsys, lake, "--movies", str(source), env=parts)
+    verified = main(["verify"], environ=lake.env)
+    out, _ = capsys.readouterr()
+
+    assert code == 0
+    assert manifest["objects"][0]["state"] == "unchanged"
+    assert manifest["objects"][0]["verified_by"] != "server-checksum"
+    assert verified == 0, out
+
+
 def test_manifest_records_how_each_object_was_verified(
     capsys: pytest.CaptureFixture[str], lake: Lake, tmp_path: Path
 ) -> None:

@@ -316,7 +316,11 @@ class Store(ABC):
         verified_by: VerifiedBy = (
             "sha256" if existing.metadata.get(META_SHA256) else "server-checksum"
         )
-        if existing.checksum is None and not self.returns_checksums():
+        if existing.checksum is None and (
+            verified_by == "server-checksum" or not self.returns_checksums()
+        ):
+            # The store kept no checksum for this object (every object of some stores, the
+            # multipart ones of others, such as rclone): claim only what it can still prove.
             verified_by = "size-and-md5" if md5 and existing.etag == md5 else "size-only"
             self.limitations.checked(verified_by)
         return Landed(
