@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import signal
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import S3Endpoint
+from test_tmdb_exactly_once import kill_after
 from tmdb_fixtures import (  # noqa: F401 - fixtures are found by name
     API_KEY,
     MOVIES_CSV,
@@ -277,22 +277,6 @@ def test_kill_9_during_a_refresh_loses_and_duplicates_nothing(
     }
     assert_exactly_once(local_lake.store, wanted | pages, set(), LATER)
     assert last.manifest()["counts"]["landed"] == len(wanted)
-
-
-def kill_after(
-    argv: list[str], env: dict[str, str], cwd: Path, emulator: TmdbEmulator, requests_: int
-) -> int:
-    """Start `python -m cinelake`, SIGKILL it once the emulator saw `requests_` more requests."""
-    start = emulator.stats().total_requests
-    proc = cinelake_process(argv, env, cwd)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if emulator.stats().total_requests - start >= requests_:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.002)
-    proc.communicate(timeout=30)
-    return proc.returncode
 
 
 # Daily ----------------------------------------------------------------------------------------
