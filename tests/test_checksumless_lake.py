@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint, new_bucket
+from conftest import S3Endpoint
 from test_status import (  # noqa: F401 - fixtures are found by name
     DAY,
     MOVIES_CSV,
@@ -21,12 +21,11 @@ from test_status import (  # noqa: F401 - fixtures are found by name
     Run,
     _env,
     moto_lake,
+    s3_lake,
     tmdb_fixture,
 )
 
 from cinelake.lake import layout
-from cinelake.settings import Settings
-from cinelake.store import open_store
 from cinelake.testing.tmdb_emulator import TmdbEmulator
 
 MIB = 1024 * 1024
@@ -34,33 +33,15 @@ MOVIES_KEY = layout.csv_key("Movies", DAY, MOVIES_CSV.name)
 SERIES_KEY = layout.csv_key("Series", DAY, SERIES_CSV.name)
 
 
-def s3rver_lake(endpoint: S3Endpoint, emulator: TmdbEmulator, **env: str) -> Lake:
-    bucket = new_bucket(endpoint)
-    settings = Settings(
-        lake=f"s3://{bucket}",
-        endpoint_url=endpoint.url,
-        region=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
-    return Lake(
-        "s3rver",
-        settings.lake,
-        _env(emulator, endpoint.env() | env),
-        open_store(settings),
-        bucket=bucket,
-    )
-
-
 @pytest.fixture
 def lake(s3rver_endpoint: S3Endpoint, tmdb: TmdbEmulator, clean_env: Path) -> Lake:
-    return s3rver_lake(s3rver_endpoint, tmdb)
+    return s3_lake(s3rver_endpoint, tmdb)
 
 
 @pytest.fixture
 def multipart_lake(s3rver_endpoint: S3Endpoint, tmdb: TmdbEmulator, clean_env: Path) -> Lake:
     """Parts of 5 MiB, so a 6 MiB CSV goes up in two."""
-    return s3rver_lake(s3rver_endpoint, tmdb, CINELAKE_PART_SIZE_MIB="5")
+    return s3_lake(s3rver_endpoint, tmdb, CINELAKE_PART_SIZE_MIB="5")
 
 
 @pytest.fixture(scope="module")

@@ -120,7 +120,8 @@ def local_lake(root: Path, emulator: TmdbEmulator) -> Lake:
     return Lake("local", str(root), _env(emulator, {}), LocalDirStore(root), root=root)
 
 
-def moto_lake(endpoint: S3Endpoint, emulator: TmdbEmulator) -> Lake:
+def s3_lake(endpoint: S3Endpoint, emulator: TmdbEmulator, **env: str) -> Lake:
+    """A fresh bucket on `endpoint`, named after it (`moto`, `s3rver`...); `env` adds settings."""
     bucket = new_bucket(endpoint)
     settings = Settings(
         lake=f"s3://{bucket}",
@@ -130,8 +131,16 @@ def moto_lake(endpoint: S3Endpoint, emulator: TmdbEmulator) -> Lake:
         aws_secret_access_key=SECRET_KEY,
     )
     return Lake(
-        "moto", settings.lake, _env(emulator, endpoint.env()), open_store(settings), bucket=bucket
+        endpoint.name,
+        settings.lake,
+        _env(emulator, endpoint.env() | env),
+        open_store(settings),
+        bucket=bucket,
     )
+
+
+def moto_lake(endpoint: S3Endpoint, emulator: TmdbEmulator) -> Lake:
+    return s3_lake(endpoint, emulator)
 
 
 @pytest.fixture(name="lake", params=["local", "moto"])

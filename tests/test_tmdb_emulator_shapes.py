@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gzip
 import http.client
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
+from tmdb_fixtures import make_emulator_fixture  # noqa: F401 - fixtures are found by name
 
 from cinelake.testing.tmdb_emulator import (
     AUTH_ERRORS,
@@ -29,21 +30,6 @@ API_KEY = EmulatorConfig().api_key
 FIGHT_CLUB = ("tt0137523", 550)
 BREAKING_BAD = ("tt0903747", 1396)
 LISTS = ("movie_results", "person_results", "tv_results", "tv_episode_results", "tv_season_results")
-
-
-@pytest.fixture
-def make_emulator() -> Iterator[Callable[..., TmdbEmulator]]:
-    started: list[TmdbEmulator] = []
-
-    def make(**config: Any) -> TmdbEmulator:
-        emulator = TmdbEmulator(EmulatorConfig(**config))
-        emulator.start()
-        started.append(emulator)
-        return emulator
-
-    yield make
-    for emulator in started:
-        emulator.stop()
 
 
 def get_json(emulator: TmdbEmulator, path: str, **params: str) -> Any:
