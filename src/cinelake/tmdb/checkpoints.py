@@ -39,7 +39,7 @@ def titles_of_records(outcomes: Sequence[Outcome], kind: str) -> list[str] | Non
     """`movie:550` for each record, when some item does not name its TMDB id itself."""
     if all(o.item.partition(":")[0] == kind for o in outcomes):
         return None
-    return [f"{kind}:{int(json.loads(o.record or b'{}')['id'])}" for o in outcomes]
+    return [o.title for o in outcomes]
 
 
 def split_records(outcomes: Sequence[Outcome], max_records: int) -> Iterable[list[Outcome]]:
@@ -100,7 +100,7 @@ def marker_entry(outcome: Outcome) -> dict[str, Any]:
     if landed_details and outcome.item.startswith("imdb-movie:"):
         # A lookup that landed the details itself: the title, so no other lookup of the plan
         # that reaches it through another IMDb id fetches it again.
-        entry["details"] = f"movie:{int(json.loads(outcome.record or b'{}')['id'])}"
+        entry["details"] = outcome.title
     if outcome.state == "failed" and not outcome.worth_asking_again:
         entry["retry"] = False
     return entry

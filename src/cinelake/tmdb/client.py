@@ -229,11 +229,7 @@ class TmdbClient:
 def _tmdb_not_found(body: bytes) -> bool:
     """TMDB says "not found" in its own words (`status_code` 34); a web server, a proxy or
     another API at the wrong address does not, and its 404 must not seal a title as missing."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(parsed, dict) and parsed.get("status_code") == 34
+    return TmdbAnswer("", 404, body, 1).tmdb_status()[0] == 34
 
 
 def _not_the_api(base_url: str) -> str:

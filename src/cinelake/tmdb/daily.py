@@ -86,7 +86,6 @@ def run_daily(
     """One hop of the daily job; `request` is the refresh of the run date, with its options."""
     request = replace(request, plan="refresh").checked()
     deadline = deadline or Deadline(request.max_seconds)
-    margin = 2.0 if request.max_seconds is None else min(2.0, request.max_seconds / 10)
     result = DailyResult(request.run_date)
     steps = [
         replace(request, plan="from-csv", run_date=day, since=None)
@@ -94,7 +93,7 @@ def run_daily(
     ]
     steps.append(request)
     for step in steps:
-        if deadline.remaining() <= margin:
+        if deadline.remaining() <= request.stop_margin:
             result.work_remains = True
             break
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from cinelake.tmdb.client import TmdbAnswer
@@ -48,6 +49,13 @@ class Outcome:
     @property
     def structure(self) -> str:
         return self.landed_as or STRUCTURE_OF_KIND[self.item.partition(":")[0]]
+
+    @cached_property
+    def title(self) -> str:
+        """`movie:550`: the title a details record holds, read from its `id` once, however
+        many places (file metadata, batch marker) need it."""
+        kind = "movie" if self.structure == "Movies" else "tv"
+        return f"{kind}:{int(json.loads(self.record or b'{}')['id'])}"
 
     @property
     def worth_asking_again(self) -> bool:

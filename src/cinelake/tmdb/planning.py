@@ -165,16 +165,11 @@ def _ask_first_item(
             "nothing was planned or written, check TMDB_BASE_URL and the network"
         )
     if by_imdb.needs_find(item, answer):
-        # A movie TMDB does not know by IMDb id: its /find answer says whether the URL is right.
+        # A movie TMDB does not know by IMDb id: its /find answer is what the plan needs next.
+        # (A 404 that is not TMDB's, a base URL without /3, was refused by the client already.)
         prefetched[item] = answer
         item = by_imdb.find_item(item)
         answer = client.get(*request_of(item, (), {}))
-    if item.startswith("find") and answer.status == 404:
-        raise UsageError(
-            f"TMDB_BASE_URL {client.base_url}: /find answered 404, which TMDB never does at "
-            "its API's address (an unknown IMDb id gets empty results); the URL must end in "
-            "the API version, e.g. https://api.themoviedb.org/3; nothing was planned or written"
-        )
     if answer.error != "interrupted":
         prefetched[item] = answer
 

@@ -53,6 +53,12 @@ class TmdbIngestRequest:
     max_seconds: float | None = None
     workers: int = 16
 
+    @property
+    def stop_margin(self) -> float:
+        """Seconds before the deadline at which a run stops starting work: 2 s, or a tenth of a
+        short `--max-seconds`."""
+        return 2.0 if self.max_seconds is None else min(2.0, self.max_seconds / 10)
+
     def checked(self) -> TmdbIngestRequest:
         """Every bad input is refused here, before the first request."""
         check_append(self.append)

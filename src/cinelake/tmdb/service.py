@@ -97,7 +97,7 @@ def run_tmdb_ingest(
             discover_params=dict(request.discover_params),
             deadline=deadline,
             workers=request.workers,
-            stop_margin=2.0 if request.max_seconds is None else min(2.0, request.max_seconds / 10),
+            stop_margin=request.stop_margin,
             progress=progress,
         )
         held.keep_alive(on_lost=ctx.stop_event.set)
